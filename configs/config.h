@@ -1,0 +1,109 @@
+// configs/config.h
+// The experiment config (CONTRACTS §2): one struct per YAML section, each listing its fields once
+// in visit(). Loading, printing, dotted overrides and equality all walk that list, so a new key is
+// one line here and nowhere else.
+//
+// Defaults are the contract's defaults (a GPT-2 124M run). Validation of values and of relations
+// between sections lives in configs/validate.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace configs {
+
+struct RunConfig {
+  std::string name = "gpt2-124m";
+  std::string out_dir = "runs";
+  int64_t seed = 1337;
+  template <class V> void visit(V& v) { v("name", name); v("out_dir", out_dir); v("seed", seed); }
+};
+
+struct ModelConfig {
+  std::string arch = "gpt2";
+  int vocab_size = 50304;  // padded vocabulary; >= the shards' vocab_size
+  int seq_len = 1024;
+  int n_layer = 12;
+  int n_head = 12;
+  int d_model = 768;
+  int d_ff = 3072;
+  bool tie_embeddings = true;
+  template <class V> void visit(V& v) {
+    v("arch", arch);       v("vocab_size", vocab_size); v("seq_len", seq_len);
+    v("n_layer", n_layer); v("n_head", n_head);         v("d_model", d_model);
+    v("d_ff", d_ff);       v("tie_embeddings", tie_embeddings);
+  }
+};
+
+struct DataConfig {
+  std::string train = "data/x/train_*.h5";
+  std::string val = "data/x/val_*.h5";
+  template <class V> void visit(V& v) { v("train", train); v("val", val); }
+};
+
+struct TrainConfig {
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "bf16";  // fp32 | bf16 | fp16
+  int micro_batch = 16;            // sequences per forward/backward on one rank
+  int global_batch = 512;          // sequences per optimizer step, all ranks together
+  int max_steps = 5000;
+  int log_every = 10;
+  template <class V> void visit(V& v) {
+    v("device", device);           v("precision", precision);
+    v("micro_batch", micro_batch); v("global_batch", global_batch);
+    v("max_steps", max_steps);     v("log_every", log_every);
+  }
+};
+
+struct OptimConfig {
+  double lr = 6.0e-4;
+  double min_lr = 6.0e-5;
+  int warmup_steps = 700;
+  std::string schedule = "cosine";  // cosine | linear | constant
+  double beta1 = 0.9, beta2 = 0.95, eps = 1.0e-8;
+  double weight_decay = 0.1;
+  double grad_clip = 1.0;           // 0 disables clipping
+  template <class V> void visit(V& v) {
+    v("lr", lr);       v("min_lr", min_lr);  v("warmup_steps", warmup_steps);
+    v("schedule", schedule);
+    v("beta1", beta1); v("beta2", beta2);    v("eps", eps);
+    v("weight_decay", weight_decay);         v("grad_clip", grad_clip);
+  }
+};
+
+struct ParallelConfig {
+  int tp = 1;
+  int zero = 0;
+  template <class V> void visit(V& v) { v("tp", tp); v("zero", zero); }
+};
+
+struct EvalConfig {
+  int every = 250;   // 0 disables periodic evaluation (a final one still runs)
+  int batches = 20;  // micro-batches per evaluation
+  template <class V> void visit(V& v) { v("every", every); v("batches", batches); }
+};
+
+struct CheckpointConfig {
+  int every = 1000;
+  int keep_last = 3;
+  std::string resume = "auto";  // auto | none | PATH
+  template <class V> void visit(V& v) { v("every", every); v("keep_last", keep_last); v("resume", resume); }
+};
+
+struct Config {
+  RunConfig run;
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  OptimConfig optim;
+  ParallelConfig parallel;
+  EvalConfig eval;
+  CheckpointConfig checkpoint;
+  template <class V> void visit(V& v) {
+    v("run", run);           v("model", model);       v("data", data);
+    v("train", train);       v("optim", optim);       v("parallel", parallel);
+    v("eval", eval);         v("checkpoint", checkpoint);
+  }
+};
+
+}  // namespace configs

@@ -1,0 +1,45 @@
+// kernels/device.h
+// Where memory lives and how work is ordered, in backend-neutral terms.
+//
+// Device names a memory space (host or one GPU). Stream orders work on a device: on the CPU every
+// op runs synchronously, so Stream::host() is a null handle and record/wait are no-ops. The CUDA
+// implementation (kernels/cuda/device_cuda.cu) maps Stream to cudaStream_t and Event to cudaEvent_t.
+// Nothing in this header includes a CUDA header: the model and trainer see only these types.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace kernels {
+
+enum class Device { kCpu, kCuda };
+
+inline const char* device_name(Device d) { return d == Device::kCpu ? "cpu" : "cuda"; }
+
+// A non-owning handle to an ordered queue of work. {} means "the host, synchronous".
+struct Stream {
+  void* handle = nullptr;
+  static Stream host() { return {}; }
+};
+
+// Build features, for `kiln --version` and the start-up banner.
+struct BuildInfo {
+  bool cuda = false;           // the CUDA backend library was compiled and linked
+  std::string cuda_version;    // runtime version, or "no"
+  std::string cudnn_version;   // or "no"
+  std::string nccl_version;    // or "no"
+};
+BuildInfo build_info();
+
+// Number of GPUs this process can use: 0 when the binary has no CUDA, or there is no driver/GPU.
+int gpu_count();
+
+// Raw memory in a device's space. Buffer (tensor.h) is the owner that uses these.
+void* device_alloc(Device d, size_t bytes);
+void device_free(Device d, void* p);
+// Copies bytes between any two spaces; synchronous with respect to the host.
+void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+void device_memset_zero(void* p, Device d, size_t bytes, Stream s);
+void device_synchronize(Device d);
+
+}  // namespace kernels

@@ -1,0 +1,97 @@
+// kernels/ops.h
+// The op table: the one typed seam between the model and a backend (CPU reference, CUDA).
+//
+// Shapes use: B batch, T sequence, C channels (d_model), NH heads, V padded vocab, N = B*T rows,
+// IC/OC matmul in/out channels. All tensors are contiguous and row-major.
+//
+// Dtypes: "float" tensors may be fp32, bf16 or fp16 (the compute dtype), or fp64 (the CPU backend
+// only, for gradient checks). Integer tensors (tokens, targets) are int32. Statistics saved for
+// backward (LayerNorm mean/rstd, attention logsumexp) and losses are fp32 (fp64 when the op runs in
+// fp64). Parameter gradients may be fp32 while activations are bf16: backends accept that mix.
+//
+// Accumulation convention, so gradient accumulation and residual streams need no extra passes:
+//  - parameter gradients (dweight, dbias, dwte, dwpe) are ACCUMULATED (+=);
+//  - layernorm_backward also ACCUMULATES into dx (it sits on the residual stream);
+//  - every other output is OVERWRITTEN.
+// An empty Tensor means "absent" where the comment says optional.
+#pragma once
+
+#include <vector>
+
+#include "kernels/device.h"
+#include "kernels/tensor.h"
+
+namespace kernels {
+
+struct AdamWArgs {
+  float lr = 0.f;
+  float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
+  float weight_decay = 0.f;  // decoupled: param -= lr * wd * param
+  float grad_scale = 1.f;    // grads are multiplied by this first (clipping, loss-scale removal)
+  int step = 1;              // 1-based, for bias correction
+};
+
+struct Ops {
+  const char* name;
+
+  // out(B,T,C) = wte[tokens[b,t]] + wpe[t].   tokens (B,T) int32; wte (V,C); wpe (maxT,C).
+  void (*embedding_forward)(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, Stream s);
+  // dwte (V,C) += scatter of dout; dwpe (maxT,C) += sum over batch of dout.
+  void (*embedding_backward)(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, Stream s);
+
+  // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = 1e-5.
+  void (*layernorm_forward)(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight,
+                            Tensor bias, Stream s);
+  // dx (N,C) +=, dweight (C) +=, dbias (C) +=.
+  void (*layernorm_backward)(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x,
+                             Tensor weight, Tensor mean, Tensor rstd, Stream s);
+
+  // out(N,OC) = inp(N,IC) @ weight(OC,IC)^T + bias(OC).  bias optional.
+  void (*matmul_forward)(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream s);
+  // dinp (N,IC) = dout @ weight (overwritten); dweight (OC,IC) += dout^T @ inp; dbias (OC) += sum dout.
+  // dinp optional (skip it for the first layer), dbias optional.
+  void (*matmul_backward)(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp,
+                          Tensor weight, Stream s);
+
+  // Causal multi-head self-attention. qkv (B,T,3C) holds q|k|v, each (NH heads x C/NH).
+  // out (B,T,C) = softmax(q k^T / sqrt(hs), causal) v;  lse (B,NH,T) fp32 = logsumexp of each
+  // score row, saved so backward can rebuild the probabilities without storing (T,T) per head.
+  void (*attention_forward)(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
+  // dqkv (B,T,3C) overwritten.
+  void (*attention_backward)(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse,
+                             int n_head, Stream s);
+
+  // GELU, tanh approximation (GPT-2).  out = gelu(inp);  dinp = dout * gelu'(inp).
+  void (*gelu_forward)(Tensor out, Tensor inp, Stream s);
+  void (*gelu_backward)(Tensor dinp, Tensor dout, Tensor inp, Stream s);
+
+  // out = a + b, elementwise (the residual stream).
+  void (*residual_forward)(Tensor out, Tensor a, Tensor b, Stream s);
+
+  // Fused softmax + cross-entropy over rows of logits (N,V) against targets (N) int32.
+  // Columns >= vocab_real are padding: they get zero probability and zero gradient.
+  // losses (N) fp32 = -log p[target]; a target < 0 is ignored (loss 0, gradient 0).
+  // dlogits (N,V) optional = (softmax - onehot) * dloss; it may alias logits (in place).
+  void (*softmax_xent)(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets,
+                       int vocab_real, float dloss, Stream s);
+
+  // One AdamW step over a flat tensor. master, grad, m, v fp32 (N). compute optional: the
+  // compute-precision copy (N), refreshed from master after the update.
+  void (*adamw_update)(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v,
+                       AdamWArgs args, Stream s);
+
+  // out (1) fp32 += sum of x^2 (x any float dtype): the pieces of a global gradient norm.
+  void (*sum_squares)(Tensor out, Tensor x, Stream s);
+
+  // dst = src converted to dst.dtype (same numel; float dtypes only). Rounds to nearest even.
+  void (*cast)(Tensor dst, Tensor src, Stream s);
+  // x = 0.
+  void (*zero)(Tensor x, Stream s);
+};
+
+// The table for a device. CPU always exists; CUDA fails with a clear message if not built.
+const Ops& ops_for(Device d);
+// True when the CUDA backend was built, a GPU is visible and every op of its table is filled in.
+bool cuda_backend_ready();
+
+}  // namespace kernels
