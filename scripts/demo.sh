@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: kiln's main job on its embedded default. Sets up, builds, prepares the default
+# corpus (Moby-Dick, byte tokenizer) and trains the small default model on the CPU (or the GPU when
+# one is usable), then prints where the run folder and its curves are. Extra arguments are config
+# overrides, e.g. `scripts/demo.sh train.max_steps=50`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${KILN_CACHE:-$root/.cache}"
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh"
+kiln="${KILN_BUILD_DIR:-$root/build}/bin/kiln"
+data="$cache/data/moby-dick-byte"
+if [ ! -f "$data/train_000000.h5" ]; then
+  "$kiln" prepare --input "$cache/corpora/moby-dick" --out "$data" --tokenizer byte --val-fraction 0.05 --seed 1337
+fi
+cd "$root"
+"$kiln" train configs/tiny-cpu.yaml "data.train=$data/train_*.h5" "data.val=$data/val_*.h5" "$@"

@@ -1,0 +1,55 @@
+// trainer/evaluator.cpp
+#include "trainer/evaluator.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "data/loader.h"
+#include "data/tokenizer.h"
+#include "kernels/check.h"
+
+namespace trainer {
+
+EvalResult summarize_eval(double sum_nats, int64_t tokens, int64_t bytes) {
+  EvalResult r;
+  r.tokens = tokens;
+  r.loss = tokens ? sum_nats / double(tokens) : 0.0;
+  r.perplexity = std::exp(r.loss);
+  r.bits_per_byte = bytes ? sum_nats / (std::log(2.0) * double(bytes)) : 0.0;
+  return r;
+}
+
+Evaluator::Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches)
+    : seq_len_(seq_len), micro_batch_(micro_batch) {
+  windows_ = data::read_eval_windows(pattern, seq_len, int64_t(batches) * micro_batch);
+  KILN_REQUIRE_INPUT(!windows_.empty(), "data.val: '" + pattern + "' holds no window of seq_len+1 = " +
+                                            std::to_string(seq_len + 1) + " tokens");
+  const std::string first = data::expand_glob(pattern).front();
+  const std::string tok_dir = (std::filesystem::path(first).parent_path() / "tokenizer").string();
+  const auto tok = data::load_tokenizer(tok_dir);
+  token_bytes_.resize(size_t(tok->vocab_size()));
+  for (int i = 0; i < tok->vocab_size(); ++i) token_bytes_[size_t(i)] = tok->token_bytes(uint32_t(i));
+}
+
+EvalResult Evaluator::run(Gpt2Model& model) const {
+  const int B = micro_batch_, T = seq_len_;
+  double sum_nats = 0;
+  int64_t tokens = 0, bytes = 0;
+  std::vector<int32_t> batch(size_t(B) * (T + 1));
+  for (size_t first = 0; first < windows_.size(); first += size_t(B)) {
+    const int rows = int(std::min(windows_.size() - first, size_t(B)));
+    for (int r = 0; r < rows; ++r) std::copy(windows_[first + r].begin(), windows_[first + r].end(), batch.begin() + r * (T + 1));
+    model.forward(batch, rows);
+    const std::vector<float> losses = model.token_losses();
+    for (int r = 0; r < rows; ++r)
+      for (int t = 0; t < T; ++t) {
+        sum_nats += losses[size_t(r * T + t)];
+        const int32_t target = windows_[first + r][size_t(t + 1)];
+        bytes += target < int32_t(token_bytes_.size()) ? token_bytes_[size_t(target)] : 0;
+        ++tokens;
+      }
+  }
+  return summarize_eval(sum_nats, tokens, bytes);
+}
+
+}  // namespace trainer

@@ -1,0 +1,40 @@
+// trainer/evaluator.h
+// Held-out loss, perplexity and bits per byte (CONTRACTS §3).
+//   loss       mean next-token cross-entropy in nats over the evaluated targets
+//   perplexity exp(loss)
+//   bits/byte  (sum of nats) / (ln 2 * bytes of text the target tokens stand for)
+// The windows are read once (consecutive, non-overlapping, from the start of the val shards) and
+// reused at every evaluation, so successive numbers are comparable.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/model.h"
+
+namespace trainer {
+
+struct EvalResult {
+  double loss = 0, perplexity = 0, bits_per_byte = 0;
+  int64_t tokens = 0;  // targets evaluated
+};
+
+// Pure arithmetic behind EvalResult, separate so tests can feed known numbers.
+EvalResult summarize_eval(double sum_nats, int64_t tokens, int64_t bytes);
+
+class Evaluator {
+ public:
+  // pattern: val shard glob; the tokenizer is read from the first shard's folder (tokenizer/).
+  Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches);
+  EvalResult run(Gpt2Model& model) const;
+  int64_t sequences() const { return int64_t(windows_.size()); }
+
+ private:
+  int seq_len_, micro_batch_;
+  std::vector<std::vector<int32_t>> windows_;
+  std::vector<int> token_bytes_;  // bytes of text per token id
+};
+
+}  // namespace trainer

@@ -1,0 +1,56 @@
+// trainer/metrics.cpp
+#include "trainer/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "kernels/check.h"
+
+namespace trainer {
+
+std::string format_duration(double seconds) {
+  const long s = long(std::max(0.0, seconds) + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+Metrics::Metrics(const std::string& run_dir, int max_steps) : max_steps_(max_steps) {
+  train_.open(run_dir + "/metrics.jsonl", std::ios::trunc);
+  eval_.open(run_dir + "/eval.jsonl", std::ios::trunc);
+  KILN_REQUIRE_INPUT(train_ && eval_, "run folder '" + run_dir + "': cannot write metrics.jsonl / eval.jsonl");
+}
+
+void Metrics::log_train(const TrainRecord& r, double elapsed_s) {
+  nlohmann::json j = {{"step", r.step},           {"tokens", r.tokens},
+                      {"loss", r.loss},           {"lr", r.lr},
+                      {"grad_norm", r.grad_norm}, {"step_time_s", r.step_time_s},
+                      {"tokens_per_s", r.tokens_per_s}};
+  j["mfu"] = r.mfu ? nlohmann::json(*r.mfu) : nlohmann::json(nullptr);
+  if (r.loss_scale) j["loss_scale"] = *r.loss_scale;
+  j["skipped_steps"] = r.skipped_steps;
+  train_ << j.dump() << '\n' << std::flush;
+
+  const double eta = r.step > 0 ? elapsed_s / r.step * (max_steps_ - r.step) : 0.0;
+  std::printf("step %6d/%d | loss %.4f | lr %.2e | grad norm %.3f | %.0f tok/s", r.step, max_steps_, r.loss,
+              r.lr, r.grad_norm, r.tokens_per_s);
+  if (r.mfu) std::printf(" | mfu %.1f%%", *r.mfu * 100);
+  if (r.loss_scale) std::printf(" | loss scale %.0f", *r.loss_scale);
+  std::printf(" | %s elapsed | ETA %s\n", format_duration(elapsed_s).c_str(), format_duration(eta).c_str());
+  std::fflush(stdout);
+}
+
+void Metrics::log_eval(int step, int64_t tokens, const EvalResult& e) {
+  const nlohmann::json j = {{"step", step},
+                            {"tokens", tokens},
+                            {"val_loss", e.loss},
+                            {"val_perplexity", e.perplexity},
+                            {"val_bits_per_byte", e.bits_per_byte}};
+  eval_ << j.dump() << '\n' << std::flush;
+  std::printf("eval  %6d | val loss %.4f | val perplexity %.3f | val bits/byte %.4f (%lld tokens)\n", step, e.loss,
+              e.perplexity, e.bits_per_byte, (long long)e.tokens);
+  std::fflush(stdout);
+}
+
+}  // namespace trainer

@@ -1,0 +1,61 @@
+// trainer/model.h
+// GPT-2 with explicit forward and backward passes over the op table (no autograd).
+//
+// Pre-LayerNorm blocks, learned positions, 4x (d_ff) MLP with tanh-GELU, tied embeddings by default.
+// The vocabulary is padded (model.vocab_size) for aligned matmuls; padded logits are masked inside
+// softmax_xent, so they never receive probability or gradient.
+//
+// B micro-batch, T seq_len, C d_model, NH heads, F d_ff, L layers, V padded vocab, Vr real vocab.
+// Activations are kept for every layer (no recomputation); on the CPU backend they are small.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "configs/config.h"
+#include "kernels/ops.h"
+#include "trainer/params.h"
+
+namespace trainer {
+
+struct ModelPrecision {
+  DType compute = DType::F32;  // activations and the weights the matmuls read
+  DType master = DType::F32;   // master weights and gradients (fp64 only in gradient checks)
+};
+
+class Gpt2Model {
+ public:
+  Gpt2Model(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
+            Device device, ModelPrecision precision);
+  ~Gpt2Model();
+
+  ParamArena& params() { return *params_; }
+  const configs::ModelConfig& config() const { return cfg_; }
+  int micro_batch() const { return B_; }
+
+  // windows: B rows of T+1 token ids on the host (inputs = first T, targets = last T). Rows past
+  // `rows` (a short last eval batch) are ignored. Returns the mean loss over the valid targets.
+  double forward(const std::vector<int32_t>& windows, int rows = -1);
+  // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
+  std::vector<float> token_losses() const;
+  // Accumulates d(scale * mean loss)/d(params) into the gradients. Needs the preceding forward.
+  void backward(float scale);
+
+ private:
+  struct Acts;
+  void alloc_activations();
+  Tensor p(const std::string& name) const { return params_->compute(name); }
+  Tensor g(const std::string& name) const { return params_->grad(name); }
+
+  configs::ModelConfig cfg_;
+  int vocab_real_, B_;
+  const kernels::Ops& ops_;
+  Device device_;
+  ModelPrecision prec_;
+  std::unique_ptr<ParamArena> params_;
+  std::unique_ptr<Acts> acts_;
+  int64_t valid_targets_ = 0;
+};
+
+}  // namespace trainer

@@ -1,0 +1,147 @@
+// trainer/trainer.cpp
+#include "trainer/trainer.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "configs/load.h"
+#include "configs/validate.h"
+#include "kernels/check.h"
+#include "trainer/flops.h"
+#include "trainer/lr_schedule.h"
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
+  Resolved r;
+  if (t.device == "cuda") r.device = kernels::Device::kCuda;
+  else if (t.device == "auto") r.device = kernels::cuda_backend_ready() ? kernels::Device::kCuda : kernels::Device::kCpu;
+  if (t.precision == "auto") {
+    r.precision = r.device == kernels::Device::kCuda ? kernels::DType::BF16 : kernels::DType::F32;
+  } else {
+    KILN_REQUIRE_INPUT(kernels::parse_precision(t.precision, &r.precision),
+                       "train.precision: expected auto, fp32, bf16 or fp16, got '" + t.precision + "'");
+  }
+  return r;
+}
+
+Trainer::Trainer(const configs::Config& cfg) : cfg_(cfg) {
+  res_ = resolve_device_and_precision(cfg.train);
+  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  accum_ = configs::accumulation_steps(cfg, /*dp=*/1);
+
+  data::LoaderOptions lo;
+  lo.pattern = cfg.data.train;
+  lo.seq_len = cfg.model.seq_len;
+  lo.micro_batch = cfg.train.micro_batch;
+  lo.seed = uint64_t(cfg.run.seed);
+  loader_ = std::make_unique<data::TrainLoader>(lo);
+  const int vocab_real = loader_->vocab_size();
+  KILN_REQUIRE_INPUT(cfg.model.vocab_size >= vocab_real,
+                     "model.vocab_size = " + std::to_string(cfg.model.vocab_size) + " is smaller than the shards' vocab_size " +
+                         std::to_string(vocab_real) + " (" + cfg.data.train + ")");
+  evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
+
+  model_ = std::make_unique<Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
+                                       ModelPrecision{res_.precision, kernels::DType::F32});
+  model_->params().init(uint64_t(cfg.run.seed), ops);
+  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops);
+  scaler_ = LossScaler::for_precision(res_.precision);
+  batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
+
+  // The run folder and its resolved config exist before step 0 (CONTRACTS §2).
+  run_dir_ = (fs::path(cfg.run.out_dir) / cfg.run.name).string();
+  std::error_code ec;
+  fs::create_directories(run_dir_, ec);
+  KILN_REQUIRE_INPUT(!ec, "run.out_dir: cannot create '" + run_dir_ + "': " + ec.message());
+  configs::write_config(cfg, run_dir_ + "/config.yaml");
+}
+
+Trainer::~Trainer() = default;
+
+StepResult Trainer::train_step() {
+  StepResult r;
+  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  model_->params().zero_grads(ops);
+  for (int micro = 0; micro < accum_; ++micro) {
+    loader_->next(batch_);                                          // data
+    r.loss += model_->forward(batch_) / accum_;                     // kernels
+    model_->backward(float(scaler_.scale / accum_));                // grads accumulate
+  }
+  r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
+  r.stats = optim_->step(r.lr, scaler_.scale);                      // clip + AdamW
+  if (!scaler_.update(r.stats.skipped)) ++skipped_;
+  ++step_;
+  tokens_ += int64_t(cfg_.train.global_batch) * cfg_.model.seq_len;
+  return r;
+}
+
+void Trainer::print_banner() const {
+  const kernels::BuildInfo b = kernels::build_info();
+  const double params = double(model_->params().total_elements());
+  std::printf("kiln | run %s | device %s | precision %s | layout dp=1 tp=1\n", run_dir_.c_str(),
+              kernels::device_name(res_.device), kernels::dtype_name(res_.precision));
+  std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
+              cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
+              params / 1e6);
+  std::printf("kiln | %d tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
+              cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
+              cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
+  std::printf("kiln | cuda %s | cudnn %s | nccl %s | gpus visible %d\n", b.cuda_version.c_str(), b.cudnn_version.c_str(),
+              b.nccl_version.c_str(), kernels::gpu_count());
+  std::fflush(stdout);
+}
+
+RunSummary Trainer::run() {
+  RunSummary sum;
+  sum.run_dir = run_dir_;
+  print_banner();
+  Metrics metrics(run_dir_, cfg_.train.max_steps);
+  const double flops_token = flops_per_token(cfg_.model);
+  const auto start = Clock::now();
+  auto last_log = start;
+  int64_t tokens_at_last_log = 0, tokens_after_first = 0;
+  double time_after_first = 0;
+  while (step_ < cfg_.train.max_steps) {
+    const auto t0 = Clock::now();
+    const StepResult r = train_step();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (step_ > 1) {  // the first step pays for page faults and thread start-up
+      tokens_after_first += int64_t(cfg_.train.global_batch) * cfg_.model.seq_len;
+      time_after_first += dt;
+    }
+    sum.final_loss = r.loss;
+    if (step_ % cfg_.train.log_every == 0 || step_ == cfg_.train.max_steps || step_ == 1) {
+      const auto now = Clock::now();
+      const double window_s = std::chrono::duration<double>(now - last_log).count();
+      TrainRecord rec;
+      rec.step = step_;
+      rec.tokens = tokens_;
+      rec.loss = r.loss;
+      rec.lr = r.lr;
+      rec.grad_norm = r.stats.grad_norm;
+      rec.step_time_s = dt;
+      rec.tokens_per_s = window_s > 0 ? double(tokens_ - tokens_at_last_log) / window_s : 0;
+      if (res_.device == kernels::Device::kCuda) rec.mfu = rec.tokens_per_s * flops_token / kH100PeakFlops;
+      if (scaler_.active) rec.loss_scale = scaler_.scale;
+      rec.skipped_steps = skipped_;
+      metrics.log_train(rec, std::chrono::duration<double>(now - start).count());
+      last_log = now;
+      tokens_at_last_log = tokens_;
+    }
+    const bool last = step_ == cfg_.train.max_steps;
+    if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
+      sum.final_eval = evaluator_->run(*model_);
+      sum.evaluated = true;
+      metrics.log_eval(step_, tokens_, sum.final_eval);
+    }
+  }
+  sum.steps = step_;
+  sum.tokens_per_s = time_after_first > 0 ? double(tokens_after_first) / time_after_first : 0;
+  return sum;
+}
+
+}  // namespace trainer

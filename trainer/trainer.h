@@ -1,0 +1,68 @@
+// trainer/trainer.h
+// The training run: one step reads like the data flow (train_step), cadence lives in run().
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "configs/config.h"
+#include "data/loader.h"
+#include "trainer/evaluator.h"
+#include "trainer/metrics.h"
+#include "trainer/model.h"
+#include "trainer/optimizer.h"
+
+namespace trainer {
+
+struct StepResult {
+  double loss = 0;       // mean over the global batch
+  StepStats stats;
+  double lr = 0;
+};
+
+struct RunSummary {
+  std::string run_dir;
+  int steps = 0;
+  double final_loss = 0;
+  EvalResult final_eval;
+  bool evaluated = false;
+  double tokens_per_s = 0;  // mean over the run, after the first step
+};
+
+// Device and precision after resolving "auto" (cuda when ready, else cpu; bf16 on cuda, fp32 on cpu).
+struct Resolved {
+  kernels::Device device = kernels::Device::kCpu;
+  kernels::DType precision = kernels::DType::F32;
+};
+Resolved resolve_device_and_precision(const configs::TrainConfig& t);
+
+class Trainer {
+ public:
+  // Validates the data against the model (vocab), allocates everything, initialises weights.
+  explicit Trainer(const configs::Config& cfg);
+  ~Trainer();
+  RunSummary run();
+  StepResult train_step();
+  Gpt2Model& model() { return *model_; }
+  const std::string& run_dir() const { return run_dir_; }
+
+ private:
+  void print_banner() const;
+  configs::Config cfg_;
+  Resolved res_;
+  int accum_ = 1;
+  int step_ = 0;
+  int64_t tokens_ = 0;
+  std::string run_dir_;
+  std::unique_ptr<data::TrainLoader> loader_;
+  std::unique_ptr<Gpt2Model> model_;
+  std::unique_ptr<AdamW> optim_;
+  std::unique_ptr<Evaluator> evaluator_;
+  LossScaler scaler_;
+  int skipped_ = 0;
+  std::vector<int32_t> batch_;
+};
+
+}  // namespace trainer
