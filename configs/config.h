@@ -43,7 +43,7 @@ struct DataConfig {
 
 struct TrainConfig {
   std::string device = "auto";     // auto | cpu | cuda
-  std::string precision = "bf16";  // fp32 | bf16 | fp16
+  std::string precision = "auto";  // auto (bf16 on a GPU, fp32 on the CPU) | fp32 | bf16 | fp16
   int micro_batch = 16;            // sequences per forward/backward on one rank
   int global_batch = 512;          // sequences per optimizer step, all ranks together
   int max_steps = 5000;

@@ -19,7 +19,7 @@ namespace {
 
 // "got 'x'" tail shared by every type error.
 std::string got(std::string_view expected, std::string_view text) {
-  return "expected " + std::string(expected) + ", got " + quoted(text);
+  return "expected " + std::string(expected) + ", got " + single_quoted(text);
 }
 
 // from_chars rejects a leading '+', which YAML and shells both allow: drop it, but only when a
@@ -49,11 +49,14 @@ template <class T> std::optional<std::string> parse_integer(std::string_view tex
 
 }  // namespace
 
-std::string quoted(std::string_view value) {
+std::string single_quoted(std::string_view value) {
   constexpr size_t kMax = 80;  // past this the value is almost certainly a paste accident
-  if (value.size() <= kMax) return "'" + std::string(value) + "'";
-  return "'" + std::string(value.substr(0, kMax)) + "...' (" + std::to_string(value.size()) +
-         " characters)";
+  // Built by append: `"'" + std::string(...)` trips a GCC 12 -Wrestrict false positive.
+  std::string out(1, '\'');
+  out.append(value.substr(0, kMax));
+  out.push_back('\'');
+  if (value.size() > kMax) out.append("... (").append(std::to_string(value.size())).append(" characters)");
+  return out;
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -108,8 +111,11 @@ std::string format_field(double v) {
   std::array<char, 64> buf{};
   const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);  // shortest exact
   std::string s(buf.data(), ec == std::errc() ? end : buf.data());
-  // "1" would read back fine, but "1.0" tells a human (and YAML) that the field is a float.
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  // to_chars picks the shorter of fixed and scientific ("0.25", "6e-04"). YAML 1.1 readers
+  // (PyYAML) only see a float when the mantissa has a '.', so "1" -> "1.0", "6e-04" -> "6.0e-04".
+  const size_t e = s.find('e');
+  const std::string mantissa = s.substr(0, e);
+  if (mantissa.find('.') == std::string::npos) s.insert(e == std::string::npos ? s.size() : e, ".0");
   return s;
 }
 

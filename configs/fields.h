@@ -65,7 +65,7 @@ template <Scalar T> constexpr const char* expected_type() {
 }
 
 // 'value' in single quotes, shortened to keep a message on one line when a user pastes a lot.
-std::string quoted(std::string_view value);
+std::string single_quoted(std::string_view value);
 
 // "a, b, c": used to list the keys a section knows in unknown-key messages.
 std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");

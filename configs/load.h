@@ -12,6 +12,7 @@
 //   configs/x.yaml: model.n_layer: expected an integer, got 'twelve' (line 3)
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ void write_config(const Config& c, const std::string& path);
 
 // Field-by-field equality (doubles compared exactly).
 bool operator==(const Config& a, const Config& b);
+
+// Prints to_yaml(c): makes EXPECT_EQ(config_a, config_b) failures in tests readable.
+std::ostream& operator<<(std::ostream& os, const Config& c);
 
 // The keys where `a` and `b` differ, as "model.d_ff: 3072 vs 4096", in visit() order; empty when
 // equal. For messages such as "checkpoint was written with a different model config".

@@ -1,0 +1,175 @@
+// tests/configs/test_override_validate.cpp
+// Command-line overrides (configs::apply_override, load_config's overrides) and the value rules
+// of configs::validate / accumulation_steps. Each failing case asserts that the message names the
+// dotted key, the offending value and what was expected, since that is what a user sees (exit 2).
+// File loading is in test_load.cpp.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "configs/load.h"
+#include "configs/validate.h"
+#include "kernels/check.h"
+
+using configs::Config;
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const kernels::InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected kernels::InputError";
+  return "";
+}
+
+#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "message: " << (msg)
+
+Config overridden(const std::vector<std::string>& assignments) {
+  Config c;
+  for (const auto& a : assignments) configs::apply_override(c, a);
+  return c;
+}
+
+std::string override_error(const std::string& assignment) {
+  return error_of([&] { overridden({assignment}); });
+}
+
+std::string preset(const char* name) { return std::string(KILN_SOURCE_DIR) + "/configs/" + name; }
+
+}  // namespace
+
+TEST(ConfigOverride, EachFieldType) {
+  const Config c = overridden({"run.name=my run", "run.seed=9000000000", "model.n_layer=6",
+                               "optim.lr=3e-4", "optim.min_lr=0", "optim.grad_clip=2",
+                               "model.tie_embeddings=false", "checkpoint.resume=/ckpt/step_00000020"});
+  EXPECT_EQ(c.run.name, "my run");
+  EXPECT_EQ(c.run.seed, 9000000000LL);
+  EXPECT_EQ(c.model.n_layer, 6);
+  EXPECT_EQ(c.optim.lr, 3e-4);
+  EXPECT_EQ(c.optim.min_lr, 0.0);
+  EXPECT_EQ(c.optim.grad_clip, 2.0);
+  EXPECT_FALSE(c.model.tie_embeddings);
+  EXPECT_EQ(c.checkpoint.resume, "/ckpt/step_00000020");
+}
+
+TEST(ConfigOverride, ValueIsEverythingAfterTheFirstEquals) {
+  EXPECT_EQ(overridden({"run.name=a=b"}).run.name, "a=b");
+  EXPECT_EQ(overridden({"data.train="}).data.train, "");
+  EXPECT_EQ(overridden({"optim.lr=1e-3", "optim.lr=2e-3"}).optim.lr, 2e-3);  // the last one wins
+}
+
+TEST(ConfigOverride, UnknownKeyIsNamedWithTheKnownOnes) {
+  const std::string msg = override_error("optim.learning_rate=3e-4");
+  EXPECT_HAS(msg, "override 'optim.learning_rate=3e-4': unknown key 'optim.learning_rate'");
+  EXPECT_HAS(msg, "optim has: lr, min_lr, warmup_steps");
+  EXPECT_HAS(override_error("optimizer.lr=1"), "unknown key 'optimizer.lr' (sections are: run, model");
+  EXPECT_HAS(override_error("optim.lr.x=1"), "unknown key 'optim.lr.x'");
+  EXPECT_HAS(override_error("seed=1"), "unknown key 'seed'");
+  EXPECT_HAS(override_error("optim=1"), "'optim' is a section; name one of its keys");
+}
+
+TEST(ConfigOverride, BadValueNamesKeyValueAndType) {
+  EXPECT_HAS(override_error("model.n_layer=twelve"), "model.n_layer: expected an integer, got 'twelve'");
+  EXPECT_HAS(override_error("model.n_layer=3.5"), "model.n_layer: expected an integer, got '3.5'");
+  EXPECT_HAS(override_error("model.n_layer="), "model.n_layer: expected an integer, got ''");
+  EXPECT_HAS(override_error("optim.lr=fast"), "optim.lr: expected a number, got 'fast'");
+  EXPECT_HAS(override_error("model.tie_embeddings=yes"), "model.tie_embeddings: expected true or false, got 'yes'");
+}
+
+TEST(ConfigOverride, MissingEqualsSign) {
+  EXPECT_HAS(override_error("optim.lr"), "override 'optim.lr': expected section.key=value");
+  EXPECT_HAS(override_error("=3"), "override '=3': expected section.key=value");
+}
+
+TEST(ConfigOverride, LoadConfigAppliesOverridesThenValidates) {
+  const Config c = configs::load_config(preset("gpt2-124m.yaml"), {"parallel.tp=2", "run.out_dir=/tmp/r"});
+  EXPECT_EQ(c.parallel.tp, 2);
+  EXPECT_EQ(c.run.out_dir, "/tmp/r");
+  EXPECT_EQ(c.model.n_layer, 12);
+  const std::string msg = error_of([] { configs::load_config(preset("gpt2-124m.yaml"), {"parallel.tp=0"}); });
+  EXPECT_HAS(msg, "gpt2-124m.yaml (with overrides): invalid config: parallel.tp: expected an integer >= 1, got 0");
+}
+
+// One rule per row: an override that breaks it, and the message parts a user must see.
+struct Rule {
+  const char* assignment;
+  const char* expected;
+};
+
+TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
+  const Rule rules[] = {
+      {"model.arch=llama", "model.arch: expected one of gpt2, got 'llama'"},
+      {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, got 'gpu'"},
+      {"train.precision=fp8", "train.precision: expected one of auto, fp32, bf16, fp16, got 'fp8'"},
+      {"optim.schedule=step", "optim.schedule: expected one of cosine, linear, constant, got 'step'"},
+      {"parallel.zero=2", "parallel.zero: expected 0 or 1, got 2"},
+      {"parallel.tp=0", "parallel.tp: expected an integer >= 1, got 0"},
+      {"parallel.tp=5", "parallel.tp: expected a divisor of model.n_head (12), got 5"},
+      {"train.global_batch=500", "train.global_batch: expected a multiple of train.micro_batch (16), got 500"},
+      {"model.d_model=770", "model.d_model: expected a multiple of model.n_head (12), got 770"},
+      {"model.n_layer=0", "model.n_layer: expected an integer >= 1, got 0"},
+      {"model.vocab_size=-1", "model.vocab_size: expected an integer >= 1, got -1"},
+      {"model.seq_len=0", "model.seq_len: expected an integer >= 1, got 0"},
+      {"model.d_ff=0", "model.d_ff: expected an integer >= 1, got 0"},
+      {"train.micro_batch=0", "train.micro_batch: expected an integer >= 1, got 0"},
+      {"train.max_steps=0", "train.max_steps: expected an integer >= 1, got 0"},
+      {"train.log_every=0", "train.log_every: expected an integer >= 1, got 0"},
+      {"optim.lr=-1e-3", "optim.lr: expected a number >= 0.0, got -0.001"},
+      {"optim.min_lr=1e-3", "optim.min_lr: expected a number <= optim.lr (6.0e-04), got 0.001"},
+      {"optim.warmup_steps=-1", "optim.warmup_steps: expected an integer >= 0, got -1"},
+      {"optim.beta1=1", "optim.beta1: expected a number in [0, 1), got 1.0"},
+      {"optim.beta2=-0.5", "optim.beta2: expected a number in [0, 1), got -0.5"},
+      {"optim.eps=0", "optim.eps: expected a number > 0.0, got 0.0"},
+      {"optim.weight_decay=-0.1", "optim.weight_decay: expected a number >= 0.0, got -0.1"},
+      {"optim.grad_clip=-1", "optim.grad_clip: expected a number >= 0.0, got -1.0"},
+      {"eval.every=-1", "eval.every: expected an integer >= 0, got -1"},
+      {"eval.batches=0", "eval.batches: expected an integer >= 1, got 0"},
+      {"checkpoint.every=-5", "checkpoint.every: expected an integer >= 0, got -5"},
+      {"checkpoint.keep_last=0", "checkpoint.keep_last: expected an integer >= 1, got 0"},
+      {"checkpoint.resume=", "checkpoint.resume: expected auto, none or a checkpoint path, got ''"},
+      {"run.name=", "run.name: expected a non-empty string, got ''"},
+  };
+  for (const Rule& r : rules) {
+    SCOPED_TRACE(r.assignment);
+    const Config c = overridden({r.assignment});
+    const std::string msg = error_of([&] { configs::validate(c); });
+    EXPECT_HAS(msg, std::string("invalid config: ") + r.expected);
+  }
+}
+
+TEST(ConfigValidate, ReportsEveryProblemAtOnce) {
+  const Config c = overridden({"parallel.tp=0", "train.device=gpu", "eval.batches=0"});
+  const auto problems = configs::validation_problems(c);
+  ASSERT_EQ(problems.size(), 3u);
+  const std::string msg = error_of([&] { configs::validate(c); });
+  EXPECT_HAS(msg, "train.device");
+  EXPECT_HAS(msg, "; parallel.tp");
+  EXPECT_HAS(msg, "; eval.batches");
+}
+
+TEST(ConfigValidate, EdgeValuesThatAreAllowed) {
+  for (const char* a : {"eval.every=0", "checkpoint.every=0", "optim.grad_clip=0", "optim.warmup_steps=0",
+                        "checkpoint.resume=none", "checkpoint.resume=runs/x/checkpoints/step_00000020",
+                        "optim.beta1=0", "optim.weight_decay=0", "parallel.zero=1", "parallel.tp=4",
+                        "train.device=cpu", "train.precision=fp16", "optim.schedule=constant"}) {
+    SCOPED_TRACE(a);
+    EXPECT_NO_THROW(configs::validate(overridden({a})));
+  }
+  EXPECT_NO_THROW(configs::validate(overridden({"optim.lr=0", "optim.min_lr=0"})));
+}
+
+TEST(ConfigAccumulation, GlobalOverMicroTimesDp) {
+  const Config c;  // 512 / 16
+  EXPECT_EQ(configs::accumulation_steps(c, 1), 32);
+  EXPECT_EQ(configs::accumulation_steps(c, 4), 8);
+  EXPECT_EQ(configs::accumulation_steps(c, 32), 1);
+  const std::string msg = error_of([&] { configs::accumulation_steps(c, 3); });
+  EXPECT_HAS(msg, "train.global_batch: expected a multiple of train.micro_batch x dp (16 x 3 = 48), got 512");
+  EXPECT_HAS(error_of([&] { configs::accumulation_steps(c, 64); }), "(16 x 64 = 1024), got 512");
+  EXPECT_HAS(error_of([&] { configs::accumulation_steps(c, 0); }), "expected an integer >= 1, got 0");
+}
