@@ -34,6 +34,8 @@ class TrainLoader {
  public:
   explicit TrainLoader(const LoaderOptions& opt);
   ~TrainLoader();
+  TrainLoader(TrainLoader&&) noexcept;  // movable (e.g. one per rank in a vector), not copyable
+  TrainLoader& operator=(TrainLoader&&) noexcept;
   // Fills tokens with micro_batch rows of seq_len+1 ids (size micro_batch*(seq_len+1)).
   void next(std::vector<int32_t>& tokens);
   LoaderState state() const;
@@ -48,7 +50,8 @@ class TrainLoader {
 };
 
 // Consecutive, non-overlapping windows of seq_len+1 tokens from the start of the shards, in file
-// order, up to max_sequences (all of them if fewer). Used by the evaluator and `kiln eval`.
+// order, up to max_sequences (all of them if fewer; a negative max_sequences means all). Used by the
+// evaluator and `kiln eval`. Throws InputError naming the pattern when no shard holds seq_len+1 ids.
 std::vector<std::vector<int32_t>> read_eval_windows(const std::string& pattern, int seq_len,
                                                     int64_t max_sequences);
 

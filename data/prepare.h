@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,10 @@ struct PrepareSummary {
 };
 
 PrepareSummary prepare(const PrepareOptions& opt);
+
+// Same, reporting one human-readable line per file written ("wrote OUT/train_000000.h5: ..."), so
+// the CLI decides where progress goes; prepare() itself prints nothing.
+using PrepareProgress = std::function<void(const std::string& line)>;
+PrepareSummary prepare(const PrepareOptions& opt, const PrepareProgress& progress);
 
 }  // namespace data

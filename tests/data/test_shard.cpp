@@ -1,0 +1,266 @@
+// tests/data/test_shard.cpp
+// Token shards (data/shard.h): write/read round trips for both dtypes, the on-disk layout checked
+// with the plain HDF5 API, atomic writes, and every way a bad file must turn into an InputError
+// that names it (garbage, truncation, missing dataset, wrong dtype/rank/attribute, id >= vocab).
+// Also expand_glob ordering and its no-match error.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/shard.h"
+#include "tests/data/test_util.h"
+
+namespace {
+using namespace data_test;
+
+// Reads a shard completely, the way a loader would: info, then every id.
+void read_all(const std::string& path) {
+  const data::ShardInfo info = data::read_shard_info(path);
+  data::read_tokens(info, 0, info.num_tokens);
+}
+
+// The stored element size of /tokens, straight from HDF5 (independent of kiln's reader).
+size_t stored_token_bytes(const std::string& path) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t ds = H5Dopen2(f, "tokens", H5P_DEFAULT);
+  const hid_t t = H5Dget_type(ds);
+  const size_t size = H5Tget_size(t);
+  H5Tclose(t);
+  H5Dclose(ds);
+  H5Fclose(f);
+  return size;
+}
+
+TEST(Shard, RoundTripUint16) {
+  const std::string dir = scratch_dir(), path = dir + "/train_000000.h5";
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 0; i < 200'000; ++i) ids.push_back((i * 7919u) % 256u);  // spans 4 chunks
+  data::write_shard(path, ids, {0, 100, 5000}, 256, -1, "byte:abc");
+
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_EQ(stored_token_bytes(path), 2u);
+  const data::ShardInfo info = data::read_shard_info(path);
+  EXPECT_EQ(info.path, path);
+  EXPECT_EQ(info.num_tokens, 200'000);
+  EXPECT_EQ(info.num_docs, 3);
+  EXPECT_EQ(info.vocab_size, 256);
+  EXPECT_EQ(info.eot_token, -1);
+  EXPECT_EQ(info.tokenizer, "byte:abc");
+
+  const std::vector<int32_t> all = data::read_tokens(info, 0, info.num_tokens);
+  ASSERT_EQ(all.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(uint32_t(all[i]), ids[i]) << "index " << i;
+  // A range crossing a chunk boundary (64Ki) reads the same ids.
+  const std::vector<int32_t> part = data::read_tokens(info, 65'530, 10);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(uint32_t(part[size_t(i)]), ids[size_t(65'530 + i)]);
+  EXPECT_TRUE(data::read_tokens(info, 7, 0).empty());
+}
+
+TEST(Shard, RoundTripUint32) {
+  const std::string path = scratch_dir() + "/big_vocab.h5";
+  const std::vector<uint32_t> ids = {0, 65535, 65536, 69999, 12345, 1};
+  data::write_shard(path, ids, {0, 3}, 70'000, 69'999, "bpe:xyz");
+  EXPECT_EQ(stored_token_bytes(path), 4u);
+  const data::ShardInfo info = data::read_shard_info(path);
+  EXPECT_EQ(info.vocab_size, 70'000);
+  EXPECT_EQ(info.eot_token, 69'999);
+  EXPECT_EQ(info.num_docs, 2);
+  const std::vector<int32_t> got = data::read_tokens(info, 0, 6);
+  EXPECT_EQ(got, (std::vector<int32_t>{0, 65535, 65536, 69999, 12345, 1}));
+  EXPECT_EQ(data::read_tokens(info, 2, 2), (std::vector<int32_t>{65536, 69999}));
+}
+
+TEST(Shard, AttributesOnDiskFollowTheContract) {
+  const std::string path = scratch_dir() + "/a.h5";
+  data::write_shard(path, {1, 2, 3}, {0}, 256, -1, "byte:0123");
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  int version = 0, vocab = 0, eot = 0;
+  const auto read_int = [&](const char* name, int* v) {
+    const hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    EXPECT_GE(H5Aread(a, H5T_NATIVE_INT, v), 0) << name;
+    H5Aclose(a);
+  };
+  read_int("format_version", &version);
+  read_int("vocab_size", &vocab);
+  read_int("eot_token", &eot);
+  EXPECT_EQ(version, 1);
+  EXPECT_EQ(vocab, 256);
+  EXPECT_EQ(eot, -1);
+  // kiln_format is a variable-length string "tokens".
+  const hid_t a = H5Aopen(f, "kiln_format", H5P_DEFAULT);
+  const hid_t t = H5Aget_type(a);
+  EXPECT_EQ(H5Tget_class(t), H5T_STRING);
+  char* s = nullptr;
+  ASSERT_GE(H5Aread(a, t, &s), 0);
+  EXPECT_STREQ(s, "tokens");
+  H5free_memory(s);
+  H5Tclose(t);
+  H5Aclose(a);
+  // /doc_offsets is uint64.
+  const hid_t ds = H5Dopen2(f, "doc_offsets", H5P_DEFAULT);
+  const hid_t dt = H5Dget_type(ds);
+  EXPECT_EQ(H5Tget_size(dt), 8u);
+  EXPECT_EQ(H5Tget_sign(dt), H5T_SGN_NONE);
+  H5Tclose(dt);
+  H5Dclose(ds);
+  H5Fclose(f);
+}
+
+TEST(Shard, EmptyShardRoundTrips) {
+  const std::string path = scratch_dir() + "/empty.h5";
+  data::write_shard(path, {}, {}, 256, -1, "byte:x");
+  const data::ShardInfo info = data::read_shard_info(path);
+  EXPECT_EQ(info.num_tokens, 0);
+  EXPECT_EQ(info.num_docs, 0);
+}
+
+TEST(Shard, ReaderAcceptsFixedLengthStrings) {
+  const std::string path = scratch_dir() + "/raw.h5";
+  write_raw_shard(path, RawShard{});
+  const data::ShardInfo info = data::read_shard_info(path);
+  EXPECT_EQ(info.tokenizer, "raw:test");
+  EXPECT_EQ(data::read_tokens(info, 0, 4), (std::vector<int32_t>{1, 2, 3, 4}));
+}
+
+TEST(ShardErrors, MissingFile) {
+  const std::string path = scratch_dir() + "/nope.h5";
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no such file"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, GarbageBytes) {
+  const std::string path = scratch_dir() + "/garbage.h5";
+  std::string junk;
+  for (int i = 0; i < 4096; ++i) junk.push_back(char((i * 31 + 7) & 0xFF));
+  write_bytes(path, junk);
+  const std::string msg = input_error([&] { read_all(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot be opened as HDF5"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, TruncatedFile) {
+  const std::string path = scratch_dir() + "/train_000000.h5";
+  std::vector<uint32_t> ids(300'000);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = uint32_t(i % 251);
+  data::write_shard(path, ids, {0}, 256, -1, "byte:abc");
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size / 2);
+  const std::string msg = input_error([&] { read_all(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  std::cout << "[truncated shard message] " << msg << "\n";
+}
+
+TEST(ShardErrors, MissingTokensDataset) {
+  const std::string path = scratch_dir() + "/no_tokens.h5";
+  RawShard r;
+  r.with_tokens = false;
+  write_raw_shard(path, r);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/tokens is missing"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, MissingDocOffsets) {
+  const std::string path = scratch_dir() + "/no_offsets.h5";
+  RawShard r;
+  r.with_offsets = false;
+  write_raw_shard(path, r);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/doc_offsets is missing"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, FloatTokens) {
+  const std::string path = scratch_dir() + "/float.h5";
+  RawShard r;
+  r.tokens_type = H5T_IEEE_F32LE;
+  write_raw_shard(path, r);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("dtype float32, expected uint16"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, WideTokensForSmallVocab) {
+  const std::string path = scratch_dir() + "/wide.h5";
+  RawShard r;
+  r.tokens_type = H5T_STD_U32LE;  // vocab 256 must be stored as uint16
+  write_raw_shard(path, r);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find("dtype uint32, expected uint16"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, TwoDimensionalTokens) {
+  const std::string path = scratch_dir() + "/rank2.h5";
+  RawShard r;
+  r.tokens_rank = 2;
+  write_raw_shard(path, r);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("rank 2, expected 1-D"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, WrongFormatAndVersion) {
+  const std::string dir = scratch_dir();
+  RawShard r;
+  r.kiln_format = "checkpoint";
+  write_raw_shard(dir + "/fmt.h5", r);
+  std::string msg = input_error([&] { data::read_shard_info(dir + "/fmt.h5"); });
+  EXPECT_NE(msg.find(dir + "/fmt.h5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("kiln_format is \"checkpoint\", expected \"tokens\""), std::string::npos) << msg;
+
+  r = RawShard{};
+  r.format_version = 2;
+  write_raw_shard(dir + "/ver.h5", r);
+  msg = input_error([&] { data::read_shard_info(dir + "/ver.h5"); });
+  EXPECT_NE(msg.find("format_version is 2"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, IdAtLeastVocabSize) {
+  const std::string path = scratch_dir() + "/bad_id.h5";
+  RawShard r;
+  r.vocab_size = 100;
+  r.tokens = {5, 6, 7, 8, 9, 10, 11, 150, 12};
+  write_raw_shard(path, r);
+  const data::ShardInfo info = data::read_shard_info(path);  // ids are checked on read, not here
+  EXPECT_EQ(data::read_tokens(info, 0, 7).size(), 7u);     // the range before the bad id is fine
+  const std::string msg = input_error([&] { data::read_tokens(info, 0, info.num_tokens); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("token id 150 at index 7 is >= vocab_size 100"), std::string::npos) << msg;
+  std::cout << "[id >= vocab_size message] " << msg << "\n";
+}
+
+TEST(ShardErrors, RangeOutsideShard) {
+  const std::string path = scratch_dir() + "/small.h5";
+  data::write_shard(path, {1, 2, 3}, {0}, 256, -1, "byte:x");
+  const data::ShardInfo info = data::read_shard_info(path);
+  const std::string msg = input_error([&] { data::read_tokens(info, 2, 5); });
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("holds 3"), std::string::npos) << msg;
+}
+
+TEST(Glob, SortedFilesOnly) {
+  const std::string dir = scratch_dir();
+  for (const char* n : {"train_000002.h5", "train_000000.h5", "train_000010.h5", "train_000001.h5", "val_000000.h5"}) {
+    write_bytes(dir + "/" + n, "x");
+  }
+  fs::create_directories(dir + "/train_folder.h5");  // folders are not shard files
+  const std::vector<std::string> got = data::expand_glob(dir + "/train_*.h5");
+  EXPECT_EQ(got, (std::vector<std::string>{dir + "/train_000000.h5", dir + "/train_000001.h5",
+                                           dir + "/train_000002.h5", dir + "/train_000010.h5"}));
+  EXPECT_EQ(data::expand_glob(dir + "/val_000000.h5"), (std::vector<std::string>{dir + "/val_000000.h5"}));
+}
+
+TEST(Glob, NoMatchNamesThePattern) {
+  const std::string pattern = scratch_dir() + "/missing_*.h5";
+  const std::string msg = input_error([&] { data::expand_glob(pattern); });
+  EXPECT_NE(msg.find(pattern), std::string::npos) << msg;
+  EXPECT_NE(msg.find("matches no files"), std::string::npos) << msg;
+}
+
+}  // namespace
