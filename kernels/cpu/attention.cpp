@@ -1,1 +1,61 @@
-// placeholder: written by the CPU backend work
+// kernels/cpu/attention.cpp
+// Ops entry points for causal multi-head attention: shape/dtype checks, then dispatch to the
+// templated math in attention.h. Called through kernels::cpu::kOps.
+// Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
+#include "kernels/cpu/attention.h"
+
+#include "kernels/cpu/dispatch.h"
+
+namespace kernels::cpu {
+
+namespace {
+// qkv (B,T,3C) with C divisible by n_head. Returns B, T, C.
+void check_qkv(const char* op, const Tensor& qkv, int n_head, int64_t* B, int64_t* T, int64_t* C) {
+  KILN_CHECK(qkv.shape.ndim == 3 && qkv.dim(2) % 3 == 0,
+             op_msg(op, "qkv must be (B, T, 3C), got " + qkv.shape.str()));
+  *B = qkv.dim(0);
+  *T = qkv.dim(1);
+  *C = qkv.dim(2) / 3;
+  KILN_CHECK(n_head > 0 && *C % n_head == 0,
+             op_msg(op, "C=" + std::to_string(*C) + " is not divisible by n_head=" + std::to_string(n_head)));
+}
+}  // namespace
+
+void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream) {
+  const char* op = "attention_forward";
+  check_present(op, {{"out", &out}, {"lse", &lse}, {"qkv", &qkv}});
+  int64_t B, T, C;
+  check_qkv(op, qkv, n_head, &B, &T, &C);
+  check_shape(op, "out", out, {B, T, C});
+  check_shape(op, "lse", lse, {B, n_head, T});
+  dispatch_float(op,
+                 {{&out, Access::kWrite, "out"}, {&lse, Access::kWrite, "lse", true}, {&qkv, Access::kRead, "qkv"}},
+                 [&](auto tag) {
+                   using Real = decltype(tag);
+                   attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), B, T, C, n_head);
+                 });
+}
+
+void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream) {
+  const char* op = "attention_backward";
+  check_present(op, {{"dqkv", &dqkv}, {"dout", &dout}, {"qkv", &qkv}, {"out", &out}, {"lse", &lse}});
+  int64_t B, T, C;
+  check_qkv(op, qkv, n_head, &B, &T, &C);
+  check_shape(op, "dqkv", dqkv, qkv.shape);
+  check_shape(op, "dout", dout, {B, T, C});
+  check_shape(op, "out", out, {B, T, C});
+  check_shape(op, "lse", lse, {B, n_head, T});
+  dispatch_float(op,
+                 {{&dqkv, Access::kWrite, "dqkv"},
+                  {&dout, Access::kRead, "dout"},
+                  {&qkv, Access::kRead, "qkv"},
+                  {&out, Access::kRead, "out"},
+                  {&lse, Access::kRead, "lse", true}},
+                 [&](auto tag) {
+                   using Real = decltype(tag);
+                   attention_backward_ref<Real>(dqkv.as<Real>(), dout.as<Real>(), qkv.as<Real>(), out.as<Real>(),
+                                                lse.as<Real>(), B, T, C, n_head);
+                 });
+}
+
+}  // namespace kernels::cpu

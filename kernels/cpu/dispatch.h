@@ -10,7 +10,8 @@
 //  - fp64 mixed with anything else is an error.
 // Statistic tensors (mean, rstd, lse, losses) must be exactly the compute dtype (fp32, or fp64 in
 // the all-fp64 case). Shape and integer-tensor checks live here too, so messages look alike.
-// Not here: any math. Not thread-safe for aliasing across *different* calls (each call is sync).
+// Aliasing (softmax_xent's dlogits == logits) works: each argument gets its own temporary and
+// only written arguments are copied back. Not here: any math.
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,39 @@
+// kernels/cpu/ops_cpu.cpp
+// The CPU reference backend's op table: the one place that wires names to functions.
+// Read by kernels::ops_for(Device::kCpu) (backend.cpp) and by tests that loop over backends.
+// Every entry must be set: backend.cpp refuses a table with a null entry.
 #include "kernels/cpu/ops_cpu.h"
+
+#include "kernels/cpu/adamw.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/gelu.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cpu/softmax_xent.h"
+
 namespace kernels::cpu {
-extern const Ops kOps = {.name = "cpu"};
-}
+
+extern const Ops kOps = {
+    .name = "cpu",
+    .embedding_forward = embedding_forward,
+    .embedding_backward = embedding_backward,
+    .layernorm_forward = layernorm_forward,
+    .layernorm_backward = layernorm_backward,
+    .matmul_forward = matmul_forward,
+    .matmul_backward = matmul_backward,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
+    .gelu_forward = gelu_forward,
+    .gelu_backward = gelu_backward,
+    .residual_forward = residual_forward,
+    .softmax_xent = softmax_xent,
+    .adamw_update = adamw_update,
+    .sum_squares = sum_squares,
+    .cast = cast,
+    .zero = zero,
+};
+
+}  // namespace kernels::cpu
