@@ -66,7 +66,9 @@ bool is_prepare_output(const fs::path& p, const fs::path& out) {
 
 // Every input in order; a folder contributes its regular files recursively, sorted by path so the
 // document indices (and so the split) do not depend on the filesystem's listing order. Inside
-// folders, a previous run's output is skipped (is_prepare_output).
+// folders, a previous run's output is skipped (is_prepare_output), and so are hidden files and
+// folders (names starting with '.': editor backups, .DS_Store, download markers) that are never text
+// a user meant to train on; a hidden file named directly as an input is still taken.
 std::vector<Doc> collect_documents(const std::vector<std::string>& inputs, const std::string& out_dir) {
   std::error_code ec;
   const fs::path out = fs::weakly_canonical(out_dir, ec);
@@ -80,6 +82,10 @@ std::vector<Doc> collect_documents(const std::vector<std::string>& inputs, const
     } else if (fs::is_directory(st)) {
       for (fs::recursive_directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec)) {
         std::error_code ignore;  // a file that vanished mid-walk is simply not a document
+        if (it->path().filename().string().starts_with(".")) {
+          if (it->is_directory(ignore)) it.disable_recursion_pending();
+          continue;
+        }
         if (it->is_regular_file(ignore) && !is_prepare_output(fs::weakly_canonical(it->path(), ignore), out)) {
           files.push_back(it->path().string());
         }

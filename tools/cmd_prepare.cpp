@@ -10,7 +10,7 @@ namespace tools {
 
 void add_prepare_command(CLI::App& app) {
   auto opt = std::make_shared<data::PrepareOptions>();
-  CLI::App* cmd = app.add_subcommand("prepare", "Tokenize text into HDF5 token shards (CONTRACTS §4).");
+  CLI::App* cmd = app.add_subcommand("prepare", "Tokenize text files into HDF5 token shards for training and validation.");
   cmd->add_option("--input", opt->inputs, "text files or folders of them (each file is one document, byte for byte)")
       ->required();
   cmd->add_option("--out", opt->out_dir, "output folder for train_*.h5, val_*.h5 and tokenizer/")->required();

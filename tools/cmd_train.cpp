@@ -22,7 +22,7 @@ struct TrainArgs {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train (or resume) a run described by a YAML config.");
-  cmd->add_option("config", args->config, "experiment config (YAML, CONTRACTS §2); may name `base: other.yaml`")
+  cmd->add_option("config", args->config, "experiment config (YAML); may name `base: other.yaml` to inherit one")
       ->required();
   cmd->add_option("overrides", args->overrides,
                   "dotted overrides applied after the file, e.g. optim.lr=3e-4 train.max_steps=100 run.name=x");

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "kernels/device.h"
+#include "kernels/ops.h"
 #include "launch/versions.h"
 #include "tools/commands.h"
 

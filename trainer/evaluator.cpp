@@ -40,7 +40,7 @@ EvalResult Evaluator::run(Gpt2Model& model) const {
     const int rows = int(std::min(windows_.size() - first, size_t(B)));
     for (int r = 0; r < rows; ++r) std::copy(windows_[first + r].begin(), windows_[first + r].end(), batch.begin() + r * (T + 1));
     model.forward(batch, rows);
-    const std::vector<float> losses = model.token_losses();
+    const std::vector<double> losses = model.token_losses();
     for (int r = 0; r < rows; ++r)
       for (int t = 0; t < T; ++t) {
         sum_nats += losses[size_t(r * T + t)];

@@ -133,27 +133,27 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
   ops_.matmul_forward(a.logits, a.lnf.reshaped({B * T, C}), head, Tensor{}, s);
   ops_.softmax_xent(a.losses, Tensor{}, a.logits, a.targets.reshaped({B * T}), vocab_real_, 0.f, s);
 
-  const std::vector<float> losses = token_losses();
+  const std::vector<double> losses = token_losses();
   double sum = 0;
-  for (float x : losses) sum += x;
+  for (double x : losses) sum += x;
   return valid_targets_ ? sum / double(valid_targets_) : 0.0;
 }
 
-std::vector<float> Gpt2Model::token_losses() const {
+std::vector<double> Gpt2Model::token_losses() const {
   const Tensor l = acts_->losses;
-  std::vector<float> out(size_t(l.numel()));
+  std::vector<double> out(size_t(l.numel()));
   if (l.dtype == DType::F64) {
-    std::vector<double> tmp(out.size());
-    kernels::device_copy(tmp.data(), Device::kCpu, l.data, device_, l.nbytes());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = float(tmp[i]);
-  } else {
     kernels::device_copy(out.data(), Device::kCpu, l.data, device_, l.nbytes());
+  } else {
+    std::vector<float> tmp(out.size());
+    kernels::device_copy(tmp.data(), Device::kCpu, l.data, device_, l.nbytes());
+    std::copy(tmp.begin(), tmp.end(), out.begin());
   }
   return out;
 }
 
 void Gpt2Model::backward(float scale) {
-  const int64_t B = B_, T = cfg_.seq_len, C = cfg_.d_model;
+  const int64_t B = B_, T = cfg_.seq_len;
   Acts& a = *acts_;
   const Stream s{};
   const auto rows2d = [&](Tensor t) { return t.reshaped({B * T, t.numel() / (B * T)}); };

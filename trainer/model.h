@@ -38,7 +38,7 @@ class Gpt2Model {
   // `rows` (a short last eval batch) are ignored. Returns the mean loss over the valid targets.
   double forward(const std::vector<int32_t>& windows, int rows = -1);
   // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
-  std::vector<float> token_losses() const;
+  std::vector<double> token_losses() const;
   // Accumulates d(scale * mean loss)/d(params) into the gradients. Needs the preceding forward.
   void backward(float scale);
 

@@ -1,0 +1,188 @@
+// tests/tools/test_cli.cpp
+// The `kiln` binary as users meet it: help texts, --version, and bad input exiting with code 2 and
+// a message that names the culprit (CONTRACTS §1). Runs the real binary in a shell.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/prepare.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(KILN_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string scratch(const std::string& name) {
+  const char* env = std::getenv("KILN_TEST_TMP");
+  const fs::path dir = fs::path(env ? env : "/tmp/kiln-test") / ("cli_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// A prepared byte-level corpus and a config that trains on it for 2 steps.
+std::string prepared(const std::string& dir) {
+  fs::create_directories(dir + "/text");
+  for (int d = 0; d < 4; ++d) {
+    std::string doc;
+    for (int i = 0; i < 200; ++i) doc += "call me ishmael. ";
+    write(dir + "/text/d" + std::to_string(d) + ".txt", doc);
+  }
+  data::PrepareOptions po;
+  po.inputs = {dir + "/text"};
+  po.out_dir = dir + "/shards";
+  po.val_fraction = 0.25;
+  data::prepare(po);
+  const std::string cfg = dir + "/run.yaml";
+  write(cfg, "run: {name: r, out_dir: " + dir + "/runs}\n"
+             "model: {vocab_size: 256, seq_len: 16, n_layer: 1, n_head: 2, d_model: 16, d_ff: 32}\n"
+             "data: {train: \"" + dir + "/shards/train_*.h5\", val: \"" + dir + "/shards/val_*.h5\"}\n"
+             "train: {device: cpu, precision: fp32, micro_batch: 2, global_batch: 2, max_steps: 2, log_every: 1}\n"
+             "eval: {every: 0, batches: 1}\n");
+  return cfg;
+}
+
+TEST(Cli, HelpDescribesEveryFlag) {
+  const Result top = run("--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* s : {"train", "prepare", "--version"}) EXPECT_NE(top.out.find(s), std::string::npos) << s;
+  const Result train = run("train --help");
+  EXPECT_EQ(train.code, 0);
+  for (const char* s : {"config", "overrides"}) EXPECT_NE(train.out.find(s), std::string::npos) << s;
+  const Result prep = run("prepare --help");
+  EXPECT_EQ(prep.code, 0);
+  for (const char* s : {"--input", "--out", "--tokenizer", "--val-fraction", "--shard-tokens", "--seed"})
+    EXPECT_NE(prep.out.find(s), std::string::npos) << s;
+}
+
+TEST(Cli, VersionListsBuildFeatures) {
+  const Result r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  for (const char* k : {"cuda: ", "nccl: ", "cudnn: ", "mpi: ", "hdf5: ", "gpus: "}) EXPECT_NE(r.out.find(k), std::string::npos) << k;
+}
+
+TEST(Cli, TrainsTwoStepsOnGoodInput) {
+  const std::string dir = scratch("good");
+  const Result r = run("train " + prepared(dir));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/runs/r/metrics.jsonl"));
+}
+
+TEST(Cli, BadConfigExitsTwoNamingTheKey) {
+  const std::string dir = scratch("badcfg");
+  const std::string cfg = prepared(dir);
+  write(dir + "/unknown.yaml", "base: run.yaml\noptim: {learning_rate: 1.0e-3}\n");
+  Result r = run("train " + dir + "/unknown.yaml");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("optim.learning_rate"), std::string::npos) << r.out;
+  write(dir + "/typo.yaml", "base: run.yaml\nmodel: {n_layer: twelve}\n");
+  r = run("train " + dir + "/typo.yaml");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("model.n_layer"), std::string::npos) << r.out;
+  r = run("train " + cfg + " train.max_stepz=3");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("train.max_stepz"), std::string::npos) << r.out;
+  r = run("train " + dir + "/nope.yaml");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("nope.yaml"), std::string::npos) << r.out;
+  r = run("train " + cfg + " model.vocab_size=128");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("model.vocab_size"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MissingDataGlobExitsTwoNamingThePattern) {
+  const std::string dir = scratch("noglob");
+  const std::string cfg = prepared(dir);
+  const Result r = run("train " + cfg + " 'data.train=" + dir + "/missing/train_*.h5'");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/missing/train_*.h5"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TokenIdBeyondVocabExitsTwoNamingTheShard) {
+  const std::string dir = scratch("badid");
+  const std::string cfg = prepared(dir);
+  // Hand-write a shard whose attributes say vocab 256 but which holds the id 300.
+  const std::string bad = dir + "/bad/train_000000.h5";
+  fs::create_directories(dir + "/bad");
+  std::vector<uint16_t> tokens(100, 65);
+  tokens[57] = 300;
+  const hid_t f = H5Fcreate(bad.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t n = tokens.size(), one = 1;
+  const hid_t sp = H5Screate_simple(1, &n, nullptr);
+  const hid_t ds = H5Dcreate2(f, "tokens", H5T_STD_U16LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, tokens.data());
+  const uint64_t zero = 0;
+  const hid_t sp1 = H5Screate_simple(1, &one, nullptr);
+  const hid_t off = H5Dcreate2(f, "doc_offsets", H5T_STD_U64LE, sp1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(off, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero);
+  auto int_attr = [&](const char* name, int v) {
+    const hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(f, name, H5T_NATIVE_INT, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, &v);
+    H5Aclose(a);
+    H5Sclose(s);
+  };
+  auto str_attr = [&](const char* name, const std::string& v) {
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, v.size());
+    const hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(f, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, v.c_str());
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+  };
+  str_attr("kiln_format", "tokens");
+  int_attr("format_version", 1);
+  int_attr("vocab_size", 256);
+  int_attr("eot_token", -1);
+  str_attr("tokenizer", "byte:test");
+  H5Dclose(off);
+  H5Sclose(sp1);
+  H5Dclose(ds);
+  H5Sclose(sp);
+  H5Fclose(f);
+  const Result r = run("train " + cfg + " 'data.train=" + bad + "'");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(bad), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("300"), std::string::npos) << r.out;
+}
+
+TEST(Cli, EmptyCorpusExitsTwoNamingTheInput) {
+  const std::string dir = scratch("empty");
+  fs::create_directories(dir + "/nothing");
+  Result r = run("prepare --input " + dir + "/nothing --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/nothing"), std::string::npos) << r.out;
+  write(dir + "/empty.txt", "");
+  r = run("prepare --input " + dir + "/empty.txt --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("empty.txt"), std::string::npos) << r.out;
+  r = run("prepare --input " + dir + "/does-not-exist.txt --out " + dir + "/out");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("does-not-exist.txt"), std::string::npos) << r.out;
+  r = run("prepare --input " + dir + "/empty.txt --out " + dir + "/out --val-fraction 1.5");
+  EXPECT_EQ(r.code, 2) << r.out;
+}
+
+}  // namespace
