@@ -1,24 +1,26 @@
 // data/loader.cpp
-// TrainLoader (shuffled training windows for one data-parallel rank) and read_eval_windows()
-// (consecutive evaluation windows), both over the shards a glob names.
+// TrainLoader (shuffled training windows for one data-parallel rank, streamed from the shards and
+// prefetched on a background thread) and read_eval_windows() (consecutive evaluation windows), both
+// over the shards a glob names.
 //
 // Called by the trainer (next() per micro-step, state()/restore() around checkpoints), by the
-// evaluator and `kiln eval` (read_eval_windows). Does not prefetch or stream yet: each shard's ids
-// are read and validated once at construction and kept in memory. Everything that decides *which*
-// window comes next only uses window indices, so a later streaming version changes copy_window()
-// and nothing else.
+// evaluator and `kiln eval` (read_eval_windows). Which window comes next is decided by
+// data/window_order.h from indices alone; this file only turns windows into ids (ShardReader, an
+// LRU of open files) and runs that on the Prefetcher's thread. It never reads a shard whole.
 //
 // Notation: T = seq_len, a window is T+1 ids starting at a multiple of T inside one shard; W is the
 // number of windows in an epoch over all shards; G = micro_batch * dp_size windows per global batch.
+#include <hdf5.h>
+
 #include <algorithm>
-#include <cstring>
-#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/loader.h"
+#include "data/prefetch.h"
+#include "data/window_order.h"
 #include "kernels/check.h"
-#include "kernels/rng.h"
 
 namespace data {
 namespace {
@@ -47,43 +49,86 @@ std::vector<ShardInfo> open_shards(const std::string& pattern) {
   return infos;
 }
 
+// Ids read by the constructor from the start of every shard: one default chunk of /tokens.
+constexpr int64_t kProbeTokens = 64 * 1024;
+
+// At most `capacity` open ShardReaders; opening on a miss closes the least recently used. Each
+// open reader costs one file descriptor and HDF5's metadata for the file (a few KB). Used by one
+// thread at a time (the producer).
+class ReaderCache {
+ public:
+  ReaderCache(const std::vector<ShardInfo>& infos, int capacity)
+      : infos_(infos), slot_of_(infos.size(), -1), capacity_(size_t(capacity)) {}
+
+  ShardReader& get(int shard) {
+    ++tick_;
+    int slot = slot_of_[size_t(shard)];
+    if (slot < 0) {
+      if (slots_.size() < capacity_) {
+        slots_.emplace_back();
+        slot = int(slots_.size()) - 1;
+      } else {
+        // Linear scan: capacity is small and a miss costs an H5Fopen, far more than the scan.
+        slot = int(std::min_element(slots_.begin(), slots_.end(),
+                                    [](const Slot& a, const Slot& b) { return a.used < b.used; }) -
+                   slots_.begin());
+        slot_of_[size_t(slots_[size_t(slot)].shard)] = -1;
+        slots_[size_t(slot)].reader.reset();  // close before opening: never capacity+1 files
+      }
+      slots_[size_t(slot)].reader = std::make_unique<ShardReader>(infos_[size_t(shard)]);
+      slots_[size_t(slot)].shard = shard;
+      slot_of_[size_t(shard)] = slot;
+    }
+    slots_[size_t(slot)].used = tick_;
+    return *slots_[size_t(slot)].reader;
+  }
+
+ private:
+  struct Slot {
+    int shard = -1;
+    uint64_t used = 0;
+    std::unique_ptr<ShardReader> reader;
+  };
+  const std::vector<ShardInfo>& infos_;
+  std::vector<int> slot_of_;  // per shard: its slot, or -1 while closed
+  std::vector<Slot> slots_;
+  size_t capacity_;
+  uint64_t tick_ = 0;
+};
+
+bool hdf5_is_threadsafe() {
+  hbool_t ts = false;
+  return H5is_library_threadsafe(&ts) >= 0 && ts;
+}
+
 }  // namespace
 
 struct TrainLoader::Impl {
   LoaderOptions opt;
   std::vector<ShardInfo> infos;
-  std::vector<std::vector<int32_t>> ids;  // ids[s]: all of shard s (validated < vocab_size)
-  std::vector<int64_t> first_window;      // size S+1: global index of shard s's first window
-  int64_t windows = 0;                    // W
-  LoaderState st;
+  // Producer side: used by whichever thread produces batches (the prefetch worker while `prefetch`
+  // exists, else the caller). The caller touches them only after the worker is joined.
+  std::unique_ptr<WindowOrder> order;
+  std::unique_ptr<ReaderCache> readers;
+  LoaderState produced;  // after the batches produced so far
+  // Caller side.
+  LoaderState handed;    // after the batches handed out: what state() reports
+  bool background = false;
+  std::unique_ptr<Prefetcher> prefetch;  // last: destroyed (joined) before what its thread uses
 
-  // Permutation of [0, W) for one epoch, cached because consecutive next() calls share it. uint32
-  // keeps it at 4 bytes per window (W < 2^32 is checked).
-  uint64_t perm_epoch = std::numeric_limits<uint64_t>::max();
-  std::vector<uint32_t> perm;
-
-  // Fisher-Yates driven by counter-based hashes: element i's swap partner is a pure function of
-  // (seed, epoch, i), so every rank, and every resume, builds the same order without talking.
-  const std::vector<uint32_t>& permutation(uint64_t epoch) {
-    if (epoch == perm_epoch) return perm;
-    perm.resize(size_t(windows));
-    for (int64_t i = 0; i < windows; ++i) perm[size_t(i)] = uint32_t(i);
-    const uint64_t key = kernels::mix(opt.seed, kernels::Purpose::kShuffle, epoch);
-    for (int64_t i = windows - 1; i > 0; --i) {
-      auto j = int64_t(kernels::uniform01(key, uint64_t(i)) * double(i + 1));
-      j = std::min(j, i);  // guards the (theoretical) rounding of u*(i+1) up to i+1
-      std::swap(perm[size_t(i)], perm[size_t(j)]);
+  // Reads the micro-batch this rank takes at `produced` and advances `produced` by a whole global
+  // batch. Rank r's rows are entries [position + r*micro, ... + micro) of the global sequence.
+  void produce(std::vector<int32_t>& dst) {
+    const uint64_t row = uint64_t(opt.seq_len) + 1, micro = uint64_t(opt.micro_batch);
+    const uint64_t W = uint64_t(order->num_windows());
+    dst.resize(size_t(micro * row));
+    for (uint64_t r = 0; r < micro; ++r) {
+      const uint64_t k = produced.position + uint64_t(opt.dp_rank) * micro + r;
+      const WindowRef ref = order->locate(order->window_at(produced.epoch + k / W, k % W));
+      readers->get(ref.shard).read_tokens(ref.start, int64_t(row), dst.data() + r * row);
     }
-    perm_epoch = epoch;
-    return perm;
-  }
-
-  // Global window w -> its T+1 ids. The only function that touches token storage.
-  void copy_window(int64_t w, int32_t* dst) const {
-    const auto it = std::upper_bound(first_window.begin(), first_window.end(), w);
-    const size_t s = size_t(it - first_window.begin()) - 1;
-    const int64_t start = (w - first_window[s]) * opt.seq_len;
-    std::memcpy(dst, ids[s].data() + start, sizeof(int32_t) * size_t(opt.seq_len + 1));
+    // Only after every read succeeded: a failed batch leaves the position on it.
+    produced = advance(produced, micro * uint64_t(opt.dp_size), W);
   }
 };
 
@@ -95,26 +140,27 @@ TrainLoader::TrainLoader(const LoaderOptions& opt) : impl_(std::make_unique<Impl
   require_option(opt.dp_size >= 1 && opt.dp_rank >= 0 && opt.dp_rank < opt.dp_size,
                  "dp_rank " + std::to_string(opt.dp_rank) + " must lie in [0, dp_size " +
                      std::to_string(opt.dp_size) + ")");
+  require_option(opt.prefetch >= 0 && opt.prefetch <= 64,
+                 "prefetch " + std::to_string(opt.prefetch) + " must lie in [0, 64] batches");
+  require_option(opt.max_open_files >= 1,
+                 "max_open_files " + std::to_string(opt.max_open_files) + " must be >= 1");
   m.infos = open_shards(opt.pattern);
+  std::vector<int64_t> lengths;
+  for (const ShardInfo& s : m.infos) lengths.push_back(s.num_tokens);
+  m.order = std::make_unique<WindowOrder>(lengths, opt.seq_len, opt.seed, opt.pattern);
+  m.readers = std::make_unique<ReaderCache>(m.infos, opt.max_open_files);
 
-  // A shard of n ids holds (n-1)/T windows: the last window needs one id past its T inputs. The
-  // tail that does not fill a window is never trained on (at most T ids per shard).
-  m.first_window.push_back(0);
-  for (const ShardInfo& s : m.infos) {
-    m.ids.push_back(read_tokens(s, 0, s.num_tokens));
-    const int64_t w = s.num_tokens > 0 ? (s.num_tokens - 1) / opt.seq_len : 0;
-    m.first_window.push_back(m.first_window.back() + w);
+  // Fail fast on a shard that is wrong throughout (another vocabulary, garbage data): its first
+  // chunk shows it. Costs one small read per shard; later chunks are checked when first read.
+  std::vector<int32_t> probe;
+  for (size_t s = 0; s < m.infos.size(); ++s) {
+    const int64_t n = std::min(m.infos[s].num_tokens, kProbeTokens);
+    probe.resize(size_t(n));
+    m.readers->get(int(s)).read_tokens(0, n, probe.data());
   }
-  m.windows = m.first_window.back();
-  if (m.windows == 0) {
-    throw kernels::InputError("data pattern " + opt.pattern + ": no training windows, the shards have "
-                              "fewer than seq_len+1 = " + std::to_string(opt.seq_len + 1) +
-                              " tokens each (expected more data or a smaller seq_len)");
-  }
-  if (m.windows > int64_t(std::numeric_limits<uint32_t>::max())) {
-    throw kernels::InputError("data pattern " + opt.pattern + ": " + std::to_string(m.windows) +
-                              " windows per epoch, more than this loader supports (2^32-1)");
-  }
+  // A non-thread-safe HDF5 build cannot be called from a second thread while the trainer (or a
+  // checkpoint writer) uses it: read on the caller's thread instead.
+  m.background = opt.prefetch > 0 && hdf5_is_threadsafe();
 }
 
 TrainLoader::~TrainLoader() = default;
@@ -123,39 +169,38 @@ TrainLoader& TrainLoader::operator=(TrainLoader&&) noexcept = default;
 
 void TrainLoader::next(std::vector<int32_t>& tokens) {
   Impl& m = *impl_;
-  const int64_t row = m.opt.seq_len + 1;
-  const uint64_t micro = uint64_t(m.opt.micro_batch);
-  const uint64_t W = uint64_t(m.windows);
-  const uint64_t G = micro * uint64_t(m.opt.dp_size);
-  tokens.resize(size_t(micro * uint64_t(row)));
-  // This rank's rows are entries [position + rank*micro, ... + micro) of the endless sequence of
-  // epoch permutations laid end to end. Counting from the current epoch's start makes the
-  // rollover seamless: entry k lives in epoch `epoch + k / W` at index k % W (a global batch larger
-  // than W simply spans several epochs).
-  for (uint64_t r = 0; r < micro; ++r) {
-    const uint64_t k = m.st.position + uint64_t(m.opt.dp_rank) * micro + r;
-    const uint32_t w = m.permutation(m.st.epoch + k / W)[size_t(k % W)];
-    m.copy_window(int64_t(w), tokens.data() + r * uint64_t(row));
+  if (!m.background) {
+    m.produce(tokens);
+  } else {
+    // Started lazily so that construct + restore() (a resume) reads nothing twice.
+    if (!m.prefetch) {
+      Impl* p = &m;  // Impl does not move when the TrainLoader does
+      m.prefetch = std::make_unique<Prefetcher>([p](std::vector<int32_t>& dst) { p->produce(dst); },
+                                                m.opt.prefetch);
+    }
+    m.prefetch->take(tokens);
   }
   // Every rank advances by the whole global batch, so all ranks keep the same state.
-  const uint64_t k = m.st.position + G;
-  m.st.epoch += k / W;
-  m.st.position = k % W;
+  m.handed = advance(m.handed, uint64_t(m.opt.micro_batch) * uint64_t(m.opt.dp_size),
+                     uint64_t(m.order->num_windows()));
 }
 
-LoaderState TrainLoader::state() const { return impl_->st; }
+LoaderState TrainLoader::state() const { return impl_->handed; }
 
 void TrainLoader::restore(const LoaderState& s) {
-  if (s.position >= uint64_t(impl_->windows)) {
+  Impl& m = *impl_;
+  if (s.position >= uint64_t(m.order->num_windows())) {
     throw kernels::InputError("data loader state: position " + std::to_string(s.position) +
-                              " is past the " + std::to_string(impl_->windows) + " windows per epoch of " +
-                              impl_->opt.pattern + "; the training data changed since it was saved");
+                              " is past the " + std::to_string(m.order->num_windows()) +
+                              " windows per epoch of " + m.opt.pattern +
+                              "; the training data changed since it was saved");
   }
-  impl_->st = s;
+  m.prefetch.reset();  // joins the worker: prefetched batches belong to the old position
+  m.handed = m.produced = s;
 }
 
 int TrainLoader::vocab_size() const { return impl_->infos.front().vocab_size; }
-int64_t TrainLoader::num_windows() const { return impl_->windows; }
+int64_t TrainLoader::num_windows() const { return impl_->order->num_windows(); }
 const std::vector<ShardInfo>& TrainLoader::shards() const { return impl_->infos; }
 
 std::vector<std::vector<int32_t>> read_eval_windows(const std::string& pattern, int seq_len,
@@ -169,8 +214,11 @@ std::vector<std::vector<int32_t>> read_eval_windows(const std::string& pattern, 
     const int64_t room = max_sequences < 0 ? s.num_tokens / row
                                            : std::min(s.num_tokens / row, max_sequences - int64_t(out.size()));
     if (room <= 0) continue;
-    const std::vector<int32_t> ids = read_tokens(s, 0, room * row);  // only what is used
-    for (int64_t i = 0; i < room; ++i) out.emplace_back(ids.begin() + i * row, ids.begin() + (i + 1) * row);
+    ShardReader reader(s);  // reads only the windows used, straight into their rows
+    for (int64_t i = 0; i < room; ++i) {
+      out.emplace_back(size_t(row));
+      reader.read_tokens(i * row, row, out.back().data());
+    }
     if (max_sequences > 0 && int64_t(out.size()) >= max_sequences) break;
   }
   if (out.empty()) {

@@ -6,9 +6,12 @@
 //   root attrs    kiln_format="tokens", format_version=1, vocab_size, eot_token (-1 if none),
 //                 tokenizer (name + hash of its files)
 // Every failure to read or validate throws kernels::InputError naming the file and the problem.
+// Two ways to read ids: read_tokens() (open, read a range, close; for tests and one-off reads) and
+// ShardReader (keeps the file open and reads many small ranges; the loader's and inspect's path).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,35 @@ ShardInfo read_shard_info(const std::string& path);
 
 // Reads tokens [begin, begin+count) and validates every id < info.vocab_size.
 std::vector<int32_t> read_tokens(const ShardInfo& info, int64_t begin, int64_t count);
+
+// One open shard, read in ranges (HDF5 hyperslabs) without ever loading the whole file. Every id it
+// returns has been checked < vocab_size, so each chunk is validated on (at least) its first read as
+// CONTRACTS §4 asks; the check costs far less than the read. Holds one file handle and a scratch
+// buffer of the largest range read so far; no chunk cache (see shard_read.cpp for why).
+// Not thread-safe: one thread uses a reader at a time (HDF5 itself is built thread-safe, so
+// different readers may live on different threads).
+class ShardReader {
+ public:
+  // Opens info.path read-only; throws InputError if /tokens no longer has info.num_tokens ids.
+  explicit ShardReader(const ShardInfo& info);
+  ~ShardReader();
+  ShardReader(ShardReader&&) noexcept;
+  ShardReader& operator=(ShardReader&&) noexcept;
+
+  const ShardInfo& info() const;
+  // Elements per HDF5 chunk of /tokens (the whole length for a contiguous dataset): the natural
+  // block size for sequential scans.
+  int64_t chunk_tokens() const;
+  // ids [begin, begin+count) -> dst[0, count), widened to int32. InputError names the file and the
+  // index of the first id >= vocab_size, or the range when HDF5 cannot read it (corrupt chunk).
+  void read_tokens(int64_t begin, int64_t count, int32_t* dst);
+  // /doc_offsets [begin, begin+count) -> dst. Values are not checked here (see data/inspect.h).
+  void read_doc_offsets(int64_t begin, int64_t count, uint64_t* dst);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Expands a glob ("data/x/train_*.h5") into a sorted list of files; throws InputError naming the
 // pattern when nothing matches.

@@ -5,9 +5,10 @@
 # overrides, e.g. `scripts/demo.sh train.max_steps=50`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${KILN_CACHE:-$root/.cache}"
+export KILN_CACHE="${KILN_CACHE:-$root/.cache}"
+cache="$KILN_CACHE"
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" kiln
 kiln="${KILN_BUILD_DIR:-$root/build}/bin/kiln"
 data="$cache/data/moby-dick-byte"
 if [ ! -f "$data/train_000000.h5" ]; then

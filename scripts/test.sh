@@ -2,6 +2,7 @@
 # scripts/test.sh: the whole test suite. Sets up, builds, runs ctest (GPU tests skip without a GPU).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export KILN_CACHE="${KILN_CACHE:-$root/.cache}"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
 # mpirun as root on a 2-core box (CI): allow root and more ranks than cores.

@@ -19,50 +19,19 @@
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "tests/common/test_support.h"
 
 namespace fs = std::filesystem;
 using configs::Config;
 
 namespace {
 
-// A folder only this test uses: $KILN_TEST_TMP/<Suite>.<Test>.<pid>, emptied first. Removed when
-// the test passes; kept after a failure so the files can be inspected.
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    const char* env = std::getenv("KILN_TEST_TMP");
-    const fs::path root = env && *env ? fs::path(env) : fs::temp_directory_path() / "kiln_test_tmp";
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir = root / (std::string(info->test_suite_name()) + "." + info->name() + "." + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    if (!::testing::Test::HasFailure()) fs::remove_all(dir, ec);
-  }
-};
+using kiln_test::input_error_of;
+using kiln_test::write_file;
 
-void write_file(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
-
-// Runs `f`, which must throw kernels::InputError; returns its message ("" and a failure if not).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kernels::InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kernels::InputError";
-  return "";
-}
-
-#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "message: " << (msg)
 
 Config from(const std::string& yaml) { return configs::config_from_yaml_string(yaml, "configs/x.yaml"); }
-std::string from_error(const std::string& yaml) { return error_of([&] { from(yaml); }); }
+std::string from_error(const std::string& yaml) { return input_error_of([&] { from(yaml); }); }
 
 // CONTRACTS §2, with one change from issue 2: precision defaults to auto (fp32 on the CPU, bf16 on a GPU).
 constexpr const char* kContractYaml = R"(
@@ -193,8 +162,7 @@ TEST(ConfigErrors, BaseNeedsAFile) {
 }
 
 TEST(ConfigBase, InheritsTwoLevelsWithRelativePaths) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   write_file(dir / "root.yaml",
              "run: {name: root}\nmodel: {n_layer: 6}\noptim: {lr: 1.0e-3, min_lr: 1.0e-4}\n");
   write_file(dir / "sub/mid.yaml", "base: ../root.yaml\nmodel: {n_head: 6}\noptim: {lr: 5.0e-4}\n");
@@ -210,56 +178,50 @@ TEST(ConfigBase, InheritsTwoLevelsWithRelativePaths) {
 }
 
 TEST(ConfigBase, AbsolutePath) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   write_file(dir / "a/base.yaml", "train: {max_steps: 7}\n");
   write_file(dir / "b/child.yaml", "base: " + fs::absolute(dir / "a/base.yaml").string() + "\n");
   EXPECT_EQ(configs::load_config((dir / "b/child.yaml").string()).train.max_steps, 7);
 }
 
 TEST(ConfigBase, CycleNamesTheFiles) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   write_file(dir / "a.yaml", "base: b.yaml\n");
   write_file(dir / "b.yaml", "base: ./a.yaml\n");
-  const std::string msg = error_of([&] { configs::load_config((dir / "a.yaml").string()); });
+  const std::string msg = input_error_of([&] { configs::load_config((dir / "a.yaml").string()); });
   EXPECT_HAS(msg, "base cycle");
   EXPECT_HAS(msg, (dir / "a.yaml").string() + " -> " + (dir / "b.yaml").string() + " -> ");
   write_file(dir / "self.yaml", "base: self.yaml\n");
-  EXPECT_HAS(error_of([&] { configs::load_config((dir / "self.yaml").string()); }), "base cycle");
+  EXPECT_HAS(input_error_of([&] { configs::load_config((dir / "self.yaml").string()); }), "base cycle");
 }
 
 TEST(ConfigBase, MissingBaseNamesTheNamingFileAndTheBase) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   write_file(dir / "child.yaml", "run: {name: x}\nbase: ../nope.yaml\n");
-  const std::string msg = error_of([&] { configs::load_config((dir / "child.yaml").string()); });
+  const std::string msg = input_error_of([&] { configs::load_config((dir / "child.yaml").string()); });
   EXPECT_HAS(msg, (dir / "child.yaml").string() + ": base file '../nope.yaml' not found");
   EXPECT_HAS(msg, "line 2");
 }
 
 TEST(ConfigBase, ErrorsInsideABaseNameTheBaseFile) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   write_file(dir / "base.yaml", "eval: {batchez: 3}\n");
   write_file(dir / "child.yaml", "base: base.yaml\n");
-  EXPECT_HAS(error_of([&] { configs::load_config((dir / "child.yaml").string()); }),
+  EXPECT_HAS(input_error_of([&] { configs::load_config((dir / "child.yaml").string()); }),
              (dir / "base.yaml").string() + ": unknown key 'eval.batchez'");
 }
 
 TEST(ConfigLoad, MissingFileAndInvalidValuesNameTheFile) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
-  EXPECT_HAS(error_of([&] { configs::load_config((dir / "none.yaml").string()); }),
+  const fs::path dir = kiln_test::scratch_dir("configs");
+  EXPECT_HAS(input_error_of([&] { configs::load_config((dir / "none.yaml").string()); }),
              (dir / "none.yaml").string() + ": config file not found");
   write_file(dir / "bad.yaml", "parallel: {tp: 0}\n");
-  EXPECT_HAS(error_of([&] { configs::load_config((dir / "bad.yaml").string()); }),
+  EXPECT_HAS(input_error_of([&] { configs::load_config((dir / "bad.yaml").string()); }),
              (dir / "bad.yaml").string() + ": invalid config: parallel.tp: expected an integer >= 1, got 0");
 }
 
 TEST(ConfigWrite, AtomicWriteReloadsEqualAndLeavesNoTempFile) {
-  const Scratch scratch;
-  const fs::path& dir = scratch.dir;
+  const fs::path dir = kiln_test::scratch_dir("configs");
   const fs::path path = dir / "runs/r1/config.yaml";  // parent folders do not exist yet
   Config c;
   c.run.name = "r1";

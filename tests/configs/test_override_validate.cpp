@@ -12,22 +12,14 @@
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "tests/common/test_support.h"
 
 using configs::Config;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kernels::InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kernels::InputError";
-  return "";
-}
+using kiln_test::input_error_of;
 
-#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "message: " << (msg)
 
 Config overridden(const std::vector<std::string>& assignments) {
   Config c;
@@ -36,7 +28,7 @@ Config overridden(const std::vector<std::string>& assignments) {
 }
 
 std::string override_error(const std::string& assignment) {
-  return error_of([&] { overridden({assignment}); });
+  return input_error_of([&] { overridden({assignment}); });
 }
 
 std::string preset(const char* name) { return std::string(KILN_SOURCE_DIR) + "/configs/" + name; }
@@ -91,7 +83,7 @@ TEST(ConfigOverride, LoadConfigAppliesOverridesThenValidates) {
   EXPECT_EQ(c.parallel.tp, 2);
   EXPECT_EQ(c.run.out_dir, "/tmp/r");
   EXPECT_EQ(c.model.n_layer, 12);
-  const std::string msg = error_of([] { configs::load_config(preset("gpt2-124m.yaml"), {"parallel.tp=0"}); });
+  const std::string msg = input_error_of([] { configs::load_config(preset("gpt2-124m.yaml"), {"parallel.tp=0"}); });
   EXPECT_HAS(msg, "gpt2-124m.yaml (with overrides): invalid config: parallel.tp: expected an integer >= 1, got 0");
 }
 
@@ -137,7 +129,7 @@ TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
   for (const Rule& r : rules) {
     SCOPED_TRACE(r.assignment);
     const Config c = overridden({r.assignment});
-    const std::string msg = error_of([&] { configs::validate(c); });
+    const std::string msg = input_error_of([&] { configs::validate(c); });
     EXPECT_HAS(msg, std::string("invalid config: ") + r.expected);
   }
 }
@@ -146,7 +138,7 @@ TEST(ConfigValidate, ReportsEveryProblemAtOnce) {
   const Config c = overridden({"parallel.tp=0", "train.device=gpu", "eval.batches=0"});
   const auto problems = configs::validation_problems(c);
   ASSERT_EQ(problems.size(), 3u);
-  const std::string msg = error_of([&] { configs::validate(c); });
+  const std::string msg = input_error_of([&] { configs::validate(c); });
   EXPECT_HAS(msg, "train.device");
   EXPECT_HAS(msg, "; parallel.tp");
   EXPECT_HAS(msg, "; eval.batches");
@@ -168,8 +160,8 @@ TEST(ConfigAccumulation, GlobalOverMicroTimesDp) {
   EXPECT_EQ(configs::accumulation_steps(c, 1), 32);
   EXPECT_EQ(configs::accumulation_steps(c, 4), 8);
   EXPECT_EQ(configs::accumulation_steps(c, 32), 1);
-  const std::string msg = error_of([&] { configs::accumulation_steps(c, 3); });
+  const std::string msg = input_error_of([&] { configs::accumulation_steps(c, 3); });
   EXPECT_HAS(msg, "train.global_batch: expected a multiple of train.micro_batch x dp (16 x 3 = 48), got 512");
-  EXPECT_HAS(error_of([&] { configs::accumulation_steps(c, 64); }), "(16 x 64 = 1024), got 512");
-  EXPECT_HAS(error_of([&] { configs::accumulation_steps(c, 0); }), "expected an integer >= 1, got 0");
+  EXPECT_HAS(input_error_of([&] { configs::accumulation_steps(c, 64); }), "(16 x 64 = 1024), got 512");
+  EXPECT_HAS(input_error_of([&] { configs::accumulation_steps(c, 0); }), "expected an integer >= 1, got 0");
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "data/prepare.h"
+#include "tests/common/test_support.h"
 
 namespace {
 
@@ -32,15 +33,6 @@ Result run(const std::string& args) {
   return r;
 }
 
-std::string scratch(const std::string& name) {
-  const char* env = std::getenv("KILN_TEST_TMP");
-  const fs::path dir = fs::path(env ? env : "/tmp/kiln-test") / ("cli_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // A prepared byte-level corpus and a config that trains on it for 2 steps.
 std::string prepared(const std::string& dir) {
@@ -48,7 +40,7 @@ std::string prepared(const std::string& dir) {
   for (int d = 0; d < 4; ++d) {
     std::string doc;
     for (int i = 0; i < 200; ++i) doc += "call me ishmael. ";
-    write(dir + "/text/d" + std::to_string(d) + ".txt", doc);
+    kiln_test::write_file(dir + "/text/d" + std::to_string(d) + ".txt", doc);
   }
   data::PrepareOptions po;
   po.inputs = {dir + "/text"};
@@ -56,7 +48,7 @@ std::string prepared(const std::string& dir) {
   po.val_fraction = 0.25;
   data::prepare(po);
   const std::string cfg = dir + "/run.yaml";
-  write(cfg, "run: {name: r, out_dir: " + dir + "/runs}\n"
+  kiln_test::write_file(cfg, "run: {name: r, out_dir: " + dir + "/runs}\n"
              "model: {vocab_size: 256, seq_len: 16, n_layer: 1, n_head: 2, d_model: 16, d_ff: 32}\n"
              "data: {train: \"" + dir + "/shards/train_*.h5\", val: \"" + dir + "/shards/val_*.h5\"}\n"
              "train: {device: cpu, precision: fp32, micro_batch: 2, global_batch: 2, max_steps: 2, log_every: 1}\n"
@@ -84,20 +76,20 @@ TEST(Cli, VersionListsBuildFeatures) {
 }
 
 TEST(Cli, TrainsTwoStepsOnGoodInput) {
-  const std::string dir = scratch("good");
+  const std::string dir = kiln_test::scratch_dir("cli");
   const Result r = run("train " + prepared(dir));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir + "/runs/r/metrics.jsonl"));
 }
 
 TEST(Cli, BadConfigExitsTwoNamingTheKey) {
-  const std::string dir = scratch("badcfg");
+  const std::string dir = kiln_test::scratch_dir("cli");
   const std::string cfg = prepared(dir);
-  write(dir + "/unknown.yaml", "base: run.yaml\noptim: {learning_rate: 1.0e-3}\n");
+  kiln_test::write_file(dir + "/unknown.yaml", "base: run.yaml\noptim: {learning_rate: 1.0e-3}\n");
   Result r = run("train " + dir + "/unknown.yaml");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("optim.learning_rate"), std::string::npos) << r.out;
-  write(dir + "/typo.yaml", "base: run.yaml\nmodel: {n_layer: twelve}\n");
+  kiln_test::write_file(dir + "/typo.yaml", "base: run.yaml\nmodel: {n_layer: twelve}\n");
   r = run("train " + dir + "/typo.yaml");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("model.n_layer"), std::string::npos) << r.out;
@@ -113,7 +105,7 @@ TEST(Cli, BadConfigExitsTwoNamingTheKey) {
 }
 
 TEST(Cli, MissingDataGlobExitsTwoNamingThePattern) {
-  const std::string dir = scratch("noglob");
+  const std::string dir = kiln_test::scratch_dir("cli");
   const std::string cfg = prepared(dir);
   const Result r = run("train " + cfg + " 'data.train=" + dir + "/missing/train_*.h5'");
   EXPECT_EQ(r.code, 2) << r.out;
@@ -121,7 +113,7 @@ TEST(Cli, MissingDataGlobExitsTwoNamingThePattern) {
 }
 
 TEST(Cli, TokenIdBeyondVocabExitsTwoNamingTheShard) {
-  const std::string dir = scratch("badid");
+  const std::string dir = kiln_test::scratch_dir("cli");
   const std::string cfg = prepared(dir);
   // Hand-write a shard whose attributes say vocab 256 but which holds the id 300.
   const std::string bad = dir + "/bad/train_000000.h5";
@@ -169,12 +161,12 @@ TEST(Cli, TokenIdBeyondVocabExitsTwoNamingTheShard) {
 }
 
 TEST(Cli, EmptyCorpusExitsTwoNamingTheInput) {
-  const std::string dir = scratch("empty");
+  const std::string dir = kiln_test::scratch_dir("cli");
   fs::create_directories(dir + "/nothing");
   Result r = run("prepare --input " + dir + "/nothing --out " + dir + "/out");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find(dir + "/nothing"), std::string::npos) << r.out;
-  write(dir + "/empty.txt", "");
+  kiln_test::write_file(dir + "/empty.txt", "");
   r = run("prepare --input " + dir + "/empty.txt --out " + dir + "/out");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("empty.txt"), std::string::npos) << r.out;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/rng.h"
+#include "tests/trainer/trainer_test_util.h"
 #include "trainer/model.h"
 
 namespace {
@@ -13,22 +14,9 @@ namespace {
 using kernels::Device;
 using kernels::DType;
 
-configs::ModelConfig tiny_model() {
-  configs::ModelConfig m;
-  m.vocab_size = 24;  // padded: 4 columns past the real vocab of 20
-  m.seq_len = 6;
-  m.n_layer = 2;
-  m.n_head = 2;
-  m.d_model = 8;
-  m.d_ff = 16;
-  return m;
-}
-
-std::vector<int32_t> random_windows(int B, int T, int vocab, uint64_t seed) {
-  std::vector<int32_t> w(size_t(B) * (T + 1));
-  for (size_t i = 0; i < w.size(); ++i) w[i] = int32_t(kernels::uniform01(seed, i) * vocab);
-  return w;
-}
+// vocab padded to 24: 4 columns past the real vocab of 20.
+configs::ModelConfig tiny_model() { return trainer_test::small_model(24, 6, 8, 16); }
+using trainer_test::random_windows;
 
 double get(kernels::Tensor t, int64_t i) { return t.as<double>()[i]; }
 void set(kernels::Tensor t, int64_t i, double v) { t.as<double>()[i] = v; }

@@ -11,6 +11,8 @@
 #include "configs/load.h"
 #include "data/prepare.h"
 #include "kernels/rng.h"
+#include "tests/common/test_support.h"
+#include "tests/trainer/trainer_test_util.h"
 #include "trainer/optimizer.h"
 #include "trainer/trainer.h"
 
@@ -20,30 +22,8 @@ namespace fs = std::filesystem;
 using kernels::Device;
 using kernels::DType;
 
-std::string scratch(const std::string& name) {
-  const char* env = std::getenv("KILN_TEST_TMP");
-  const fs::path dir = fs::path(env ? env : "/tmp/kiln-test") / ("trainer_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-configs::ModelConfig small_model(int vocab) {
-  configs::ModelConfig m;
-  m.vocab_size = vocab;
-  m.seq_len = 16;
-  m.n_layer = 2;
-  m.n_head = 2;
-  m.d_model = 32;
-  m.d_ff = 128;
-  return m;
-}
-
-std::vector<int32_t> random_windows(int B, int T, int vocab, uint64_t seed) {
-  std::vector<int32_t> w(size_t(B) * (T + 1));
-  for (size_t i = 0; i < w.size(); ++i) w[i] = int32_t(kernels::uniform01(seed, i) * vocab);
-  return w;
-}
+configs::ModelConfig small_model(int vocab) { return trainer_test::small_model(vocab, 16, 32, 128); }
+using trainer_test::random_windows;
 
 // Runs `steps` AdamW steps on the same batch; returns the loss before each step.
 std::vector<double> fit_one_batch(DType compute, int steps, double lr) {
@@ -106,7 +86,7 @@ void write_corpus(const std::string& dir, int docs) {
 }
 
 TEST(Training, TrainerRunWritesRunFolderAndLearns) {
-  const std::string dir = scratch("run");
+  const std::string dir = kiln_test::scratch_dir("trainer");
   write_corpus(dir + "/text", 12);
   data::PrepareOptions po;
   po.inputs = {dir + "/text"};
