@@ -34,11 +34,13 @@ int gpu_count() {
 #endif
 }
 
+#if !KILN_HAVE_CUDA
 namespace {
 [[noreturn]] void no_cuda(const char* what) {
   fail(what, "this binary was built without CUDA (configure with -DKILN_WITH_CUDA=ON)", __FILE__, __LINE__);
 }
 }  // namespace
+#endif
 
 void* device_alloc(Device d, size_t bytes) {
   if (d == Device::kCpu) {
