@@ -34,10 +34,13 @@ struct AdamWArgs {
 struct Ops {
   const char* name;
 
-  // out(B,T,C) = wte[tokens[b,t]] + wpe[t].   tokens (B,T) int32; wte (V,C); wpe (maxT,C).
-  void (*embedding_forward)(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, Stream s);
-  // dwte (V,C) += scatter of dout; dwpe (maxT,C) += sum over batch of dout.
-  void (*embedding_backward)(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, Stream s);
+  // out(B,T,C) = wte[tokens[b,t] - vocab_start] + wpe[t].   tokens (B,T) int32; wte (Vs,C) holds
+  // the rows of global ids [vocab_start, vocab_start + Vs) (all of them without tensor parallelism,
+  // one shard of a vocab-parallel embedding otherwise): ids outside that range contribute zero.
+  // wpe (maxT,C) optional: without it no positions are added.
+  void (*embedding_forward)(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vocab_start, Stream s);
+  // dwte (Vs,C) += scatter of dout for the ids in range; dwpe (maxT,C) optional += sum over batch.
+  void (*embedding_backward)(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s);
 
   // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = 1e-5.
   void (*layernorm_forward)(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight,
@@ -74,6 +77,22 @@ struct Ops {
   // dlogits (N,V) optional = (softmax - onehot) * dloss; it may alias logits (in place).
   void (*softmax_xent)(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets,
                        int vocab_real, float dloss, Stream s);
+
+  // Vocab-parallel cross-entropy, in three passes around two tp all-reduces (parallel/tp_xent):
+  // logits (N,Vs) is this rank's shard of global columns [vocab_start, vocab_start+Vs); columns with
+  // a global index >= vocab_real are padding. Statistics are fp32 (N), fp64 in fp64 runs.
+  //   max:    row_max = max over this shard's real columns (-inf if it has none)
+  //   sumexp: row_sumexp = sum over real columns of exp(x - row_max) (row_max: the global max);
+  //           target_logit = x[target] - row_max if the target is in this shard, else 0
+  //   finish: with the globally summed row_sumexp and target_logit: losses = log(row_sumexp) -
+  //           target_logit; dlogits optional = (exp(x - row_max) / row_sumexp - onehot) * dloss.
+  // Targets < 0 are ignored (loss 0, gradient 0), as in softmax_xent. dlogits may alias logits.
+  void (*xent_shard_max)(Tensor row_max, Tensor logits, int vocab_start, int vocab_real, Stream s);
+  void (*xent_shard_sumexp)(Tensor row_sumexp, Tensor target_logit, Tensor logits, Tensor targets,
+                            Tensor row_max, int vocab_start, int vocab_real, Stream s);
+  void (*xent_shard_finish)(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max,
+                            Tensor row_sumexp, Tensor target_logit, int vocab_start, int vocab_real,
+                            float dloss, Stream s);
 
   // One AdamW step over a flat tensor. master, grad, m, v fp32 (N). compute optional: the
   // compute-precision copy (N), refreshed from master after the update.

@@ -1,36 +1,45 @@
 // trainer/model.cpp
 // GPT-2 forward and backward, written as the data flow: one call per op, shapes beside each buffer.
+// Tensor parallelism enters only through the named adjoint pairs (copy_to_tp / reduce_from_tp)
+// and the vocab-parallel embedding and cross-entropy; with tp == 1 they are identities.
 #include "trainer/model.h"
 
 #include <string>
+
+#include "parallel/tp_mappings.h"
 
 namespace trainer {
 
 using kernels::Buffer;
 using kernels::Stream;
+using parallel::copy_to_tp_backward;
+using parallel::copy_to_tp_forward;
+using parallel::reduce_from_tp_backward;
+using parallel::reduce_from_tp_forward;
 
 // Every activation the backward pass reads, per layer, plus one set of scratch gradients that the
-// layers reuse in turn (backward walks the layers one at a time).
+// layers reuse in turn (backward walks the layers one at a time). Cl = C/tp, Fl = F/tp, Vl = V/tp.
 struct Gpt2Model::Acts {
   std::vector<Buffer> owners;
   Tensor tokens, targets;         // (B,T) int32 on the device
   Tensor encoded;                 // (B,T,C) embedding output = residual stream into layer 0
   struct Layer {
     Tensor ln1, ln1_mean, ln1_rstd;   // (B,T,C), (B*T), (B*T)
-    Tensor qkv;                       // (B,T,3C)
-    Tensor atty, att_lse;             // (B,T,C), (B,NH,T)
-    Tensor attproj, residual2;        // (B,T,C): attention output, stream after attention
+    Tensor qkv;                       // (B,T,3Cl) this rank's heads of q|k|v
+    Tensor atty, att_lse;             // (B,T,Cl), (B,NH/tp,T)
+    Tensor attproj, residual2;        // (B,T,C): attention output (all-reduced), stream after attention
     Tensor ln2, ln2_mean, ln2_rstd;   // (B,T,C), (B*T), (B*T)
-    Tensor fch, fch_gelu;             // (B,T,F)
-    Tensor fcproj, residual3;         // (B,T,C): MLP output, stream after the block
+    Tensor fch, fch_gelu;             // (B,T,Fl)
+    Tensor fcproj, residual3;         // (B,T,C): MLP output (all-reduced), stream after the block
   };
   std::vector<Layer> layers;
   Tensor lnf, lnf_mean, lnf_rstd;     // (B,T,C), (B*T), (B*T)
-  Tensor logits;                      // (B,T,V); overwritten in place by dlogits in backward
+  Tensor logits;                      // (B*T,Vl); overwritten in place by dlogits in backward
   Tensor losses;                      // (B*T) fp32 (fp64 in gradient checks)
+  Tensor xent_max, xent_stats2;       // (B*T), (2,B*T): vocab-parallel softmax statistics
   // scratch gradients, compute dtype
   Tensor dresidual;                   // (B,T,C) gradient of the residual stream
-  Tensor dC, dqkv, dF1, dF2;          // (B,T,C), (B,T,3C), (B,T,F) x2
+  Tensor dC, datt, dqkv, dF1, dF2;    // (B,T,C), (B,T,Cl), (B,T,3Cl), (B,T,Fl) x2
 
   Tensor make(Device d, DType dt, Shape s) {
     owners.emplace_back(d, size_t(s.numel()) * kernels::dtype_size(dt));
@@ -38,23 +47,31 @@ struct Gpt2Model::Acts {
   }
 };
 
-Gpt2Model::Gpt2Model(const configs::ModelConfig& cfg, int vocab_real, int micro_batch,
-                     const kernels::Ops& ops, Device device, ModelPrecision precision)
-    : cfg_(cfg), vocab_real_(vocab_real), B_(micro_batch), ops_(ops), device_(device), prec_(precision) {
-  params_ = std::make_unique<ParamArena>(gpt2_param_specs(cfg, vocab_real), device, prec_.master, prec_.compute);
+Gpt2Model::Gpt2Model(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
+                     Device device, ModelPrecision precision, parallel::Comm* tp, int zero_dp)
+    : cfg_(cfg), vocab_real_(vocab_real), B_(micro_batch), ops_(ops), device_(device), prec_(precision), tp_(tp) {
+  if (tp_) {
+    tp_size_ = tp_->size();
+    tp_rank_ = tp_->rank();
+  }
+  KILN_CHECK(cfg.n_head % tp_size_ == 0 && cfg.d_ff % tp_size_ == 0 && cfg.vocab_size % tp_size_ == 0,
+             "model dimensions not divisible by tp (parallel::make_layout should have refused this layout)");
+  vocab_ = {tp_rank_ * (cfg.vocab_size / tp_size_), cfg.vocab_size / tp_size_, vocab_real};
+  params_ = std::make_unique<ParamArena>(gpt2_param_specs(cfg, vocab_real), device, prec_.master, prec_.compute,
+                                         tp_size_, tp_rank_, zero_dp > 0 ? zero_dp : 1, /*moments=*/zero_dp == 0);
   alloc_activations();
 }
 
 Gpt2Model::~Gpt2Model() = default;
 
 void Gpt2Model::alloc_activations() {
-  const int64_t B = B_, T = cfg_.seq_len, C = cfg_.d_model, F = cfg_.d_ff, V = cfg_.vocab_size;
-  const int64_t NH = cfg_.n_head;
+  const int64_t B = B_, T = cfg_.seq_len, C = cfg_.d_model, tp = tp_size_;
+  const int64_t Cl = C / tp, Fl = cfg_.d_ff / tp, Vl = cfg_.vocab_size / tp, NHl = cfg_.n_head / tp;
   const DType act = prec_.compute;
   const DType stat = prec_.compute == DType::F64 ? DType::F64 : DType::F32;
   acts_ = std::make_unique<Acts>();
   Acts& a = *acts_;
-  a.owners.reserve(size_t(20 * cfg_.n_layer + 20));  // views point into owners: no reallocation
+  a.owners.reserve(size_t(20 * cfg_.n_layer + 24));  // views point into owners: no reallocation
   a.tokens = a.make(device_, DType::I32, {B, T});
   a.targets = a.make(device_, DType::I32, {B, T});
   a.encoded = a.make(device_, act, {B, T, C});
@@ -63,16 +80,16 @@ void Gpt2Model::alloc_activations() {
     y.ln1 = a.make(device_, act, {B, T, C});
     y.ln1_mean = a.make(device_, stat, {B * T});
     y.ln1_rstd = a.make(device_, stat, {B * T});
-    y.qkv = a.make(device_, act, {B, T, 3 * C});
-    y.atty = a.make(device_, act, {B, T, C});
-    y.att_lse = a.make(device_, stat, {B, NH, T});
+    y.qkv = a.make(device_, act, {B, T, 3 * Cl});
+    y.atty = a.make(device_, act, {B, T, Cl});
+    y.att_lse = a.make(device_, stat, {B, NHl, T});
     y.attproj = a.make(device_, act, {B, T, C});
     y.residual2 = a.make(device_, act, {B, T, C});
     y.ln2 = a.make(device_, act, {B, T, C});
     y.ln2_mean = a.make(device_, stat, {B * T});
     y.ln2_rstd = a.make(device_, stat, {B * T});
-    y.fch = a.make(device_, act, {B, T, F});
-    y.fch_gelu = a.make(device_, act, {B, T, F});
+    y.fch = a.make(device_, act, {B, T, Fl});
+    y.fch_gelu = a.make(device_, act, {B, T, Fl});
     y.fcproj = a.make(device_, act, {B, T, C});
     y.residual3 = a.make(device_, act, {B, T, C});
     a.layers.push_back(y);
@@ -80,13 +97,17 @@ void Gpt2Model::alloc_activations() {
   a.lnf = a.make(device_, act, {B, T, C});
   a.lnf_mean = a.make(device_, stat, {B * T});
   a.lnf_rstd = a.make(device_, stat, {B * T});
-  a.logits = a.make(device_, act, {B * T, V});
+  a.logits = a.make(device_, act, {B * T, Vl});
   a.losses = a.make(device_, stat, {B * T});
+  a.xent_max = a.make(device_, stat, {B * T});
+  a.xent_stats2 = a.make(device_, stat, {2, B * T});
   a.dresidual = a.make(device_, act, {B, T, C});
   a.dC = a.make(device_, act, {B, T, C});
-  a.dqkv = a.make(device_, act, {B, T, 3 * C});
-  a.dF1 = a.make(device_, act, {B, T, F});
-  a.dF2 = a.make(device_, act, {B, T, F});
+  a.datt = a.make(device_, act, {B, T, Cl});
+  a.dqkv = a.make(device_, act, {B, T, 3 * Cl});
+  a.dF1 = a.make(device_, act, {B, T, Fl});
+  a.dF2 = a.make(device_, act, {B, T, Fl});
+  xent_ = {a.xent_max, a.xent_stats2};
 }
 
 double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
@@ -94,7 +115,7 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
   if (rows < 0) rows = B_;
   KILN_CHECK(int64_t(windows.size()) >= int64_t(rows) * (T + 1), "forward: fewer windows than rows");
   // Split windows into inputs and shifted targets; rows past `rows` get token 0 and target -1
-  // (ignored by softmax_xent), so a short last eval batch needs no special path.
+  // (ignored by the loss), so a short last eval batch needs no special path.
   std::vector<int32_t> in(size_t(B * T), 0), tgt(size_t(B * T), -1);
   for (int64_t b = 0; b < rows; ++b)
     for (int64_t t = 0; t < T; ++t) {
@@ -107,31 +128,42 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
   kernels::device_copy(a.targets.data, device_, tgt.data(), Device::kCpu, tgt.size() * sizeof(int32_t));
 
   const Stream s{};
-  ops_.embedding_forward(a.encoded, a.tokens, p("wte"), p("wpe"), s);
+  const bool first = tp_rank_ == 0;  // row-parallel biases are added once, by tp rank 0
+  const auto rows2d = [&](Tensor t) { return t.reshaped({B * T, t.numel() / (B * T)}); };
+  const auto bias_once = [&](const std::string& name) { return first ? p(name) : Tensor{}; };
+  parallel::vocab_parallel_embedding_forward(ops_, tp_, a.encoded, a.tokens, p("wte"), p("wpe"), vocab_, s);
   Tensor residual = a.encoded;
   for (int l = 0; l < cfg_.n_layer; ++l) {
     Acts::Layer& y = a.layers[size_t(l)];
     const std::string h = "h." + std::to_string(l) + ".";
-    const auto rows2d = [&](Tensor t) { return t.reshaped({B * T, t.numel() / (B * T)}); };
     ops_.layernorm_forward(rows2d(y.ln1), y.ln1_mean, y.ln1_rstd, rows2d(residual),
                            p(h + "ln_1.weight"), p(h + "ln_1.bias"), s);
+    copy_to_tp_forward(y.ln1, tp_, s);
     ops_.matmul_forward(rows2d(y.qkv), rows2d(y.ln1), p(h + "attn.c_attn.weight"), p(h + "attn.c_attn.bias"), s);
-    ops_.attention_forward(y.atty, y.att_lse, y.qkv, cfg_.n_head, s);
-    ops_.matmul_forward(rows2d(y.attproj), rows2d(y.atty), p(h + "attn.c_proj.weight"), p(h + "attn.c_proj.bias"), s);
+    ops_.attention_forward(y.atty, y.att_lse, y.qkv, cfg_.n_head / tp_size_, s);
+    ops_.matmul_forward(rows2d(y.attproj), rows2d(y.atty), p(h + "attn.c_proj.weight"), bias_once(h + "attn.c_proj.bias"), s);
+    reduce_from_tp_forward(y.attproj, tp_, s);
     ops_.residual_forward(y.residual2, residual, y.attproj, s);
     ops_.layernorm_forward(rows2d(y.ln2), y.ln2_mean, y.ln2_rstd, rows2d(y.residual2),
                            p(h + "ln_2.weight"), p(h + "ln_2.bias"), s);
+    copy_to_tp_forward(y.ln2, tp_, s);
     ops_.matmul_forward(rows2d(y.fch), rows2d(y.ln2), p(h + "mlp.c_fc.weight"), p(h + "mlp.c_fc.bias"), s);
     ops_.gelu_forward(y.fch_gelu, y.fch, s);
-    ops_.matmul_forward(rows2d(y.fcproj), rows2d(y.fch_gelu), p(h + "mlp.c_proj.weight"), p(h + "mlp.c_proj.bias"), s);
+    ops_.matmul_forward(rows2d(y.fcproj), rows2d(y.fch_gelu), p(h + "mlp.c_proj.weight"), bias_once(h + "mlp.c_proj.bias"), s);
+    reduce_from_tp_forward(y.fcproj, tp_, s);
     ops_.residual_forward(y.residual3, y.residual2, y.fcproj, s);
     residual = y.residual3;
   }
   ops_.layernorm_forward(a.lnf.reshaped({B * T, C}), a.lnf_mean, a.lnf_rstd, residual.reshaped({B * T, C}),
                          p("ln_f.weight"), p("ln_f.bias"), s);
+  copy_to_tp_forward(a.lnf, tp_, s);
   const Tensor head = cfg_.tie_embeddings ? p("wte") : p("lm_head.weight");
   ops_.matmul_forward(a.logits, a.lnf.reshaped({B * T, C}), head, Tensor{}, s);
-  ops_.softmax_xent(a.losses, Tensor{}, a.logits, a.targets.reshaped({B * T}), vocab_real_, 0.f, s);
+  const Tensor targets = a.targets.reshaped({B * T});
+  if (tp_size_ == 1)  // fused single-pass kernel; the three-pass form below gives the same numbers
+    ops_.softmax_xent(a.losses, Tensor{}, a.logits, targets, vocab_real_, 0.f, s);
+  else
+    parallel::vocab_parallel_xent_forward(ops_, tp_, a.losses, a.logits, targets, vocab_, xent_, s);
 
   const std::vector<double> losses = token_losses();
   double sum = 0;
@@ -159,41 +191,51 @@ void Gpt2Model::backward(float scale) {
   const auto rows2d = [&](Tensor t) { return t.reshaped({B * T, t.numel() / (B * T)}); };
   // Loss = mean over valid targets, so each token's gradient carries scale / count.
   const float dloss = valid_targets_ ? scale / float(valid_targets_) : 0.f;
-  ops_.softmax_xent(a.losses, a.logits, a.logits, a.targets.reshaped({B * T}), vocab_real_, dloss, s);
+  const Tensor targets = a.targets.reshaped({B * T});
+  if (tp_size_ == 1)
+    ops_.softmax_xent(a.losses, a.logits, a.logits, targets, vocab_real_, dloss, s);
+  else
+    parallel::vocab_parallel_xent_backward(ops_, a.losses, a.logits, a.logits, targets, vocab_, xent_, dloss, s);
 
   const bool tied = cfg_.tie_embeddings;
   const Tensor head = tied ? p("wte") : p("lm_head.weight");
   const Tensor dhead = tied ? g("wte") : g("lm_head.weight");
   ops_.matmul_backward(rows2d(a.dC), dhead, Tensor{}, a.logits, rows2d(a.lnf), head, s);
+  copy_to_tp_backward(a.dC, tp_, s);  // each rank's vocab columns gave a partial dlnf
   const Tensor last = cfg_.n_layer ? a.layers.back().residual3 : a.encoded;
   ops_.zero(a.dresidual, s);  // layernorm_backward accumulates into dx
   ops_.layernorm_backward(rows2d(a.dresidual), g("ln_f.weight"), g("ln_f.bias"), rows2d(a.dC), rows2d(last),
                           p("ln_f.weight"), a.lnf_mean, a.lnf_rstd, s);
 
   // dresidual holds d loss / d (stream after layer l). Residual adds pass it through unchanged,
-  // so each branch's contribution is accumulated into it by its layernorm_backward.
+  // so each branch's contribution is accumulated into it by its layernorm_backward. Row-parallel
+  // biases get their gradient on every rank (dresidual is replicated), keeping them identical.
   for (int l = cfg_.n_layer - 1; l >= 0; --l) {
     Acts::Layer& y = a.layers[size_t(l)];
     const Tensor input = l == 0 ? a.encoded : a.layers[size_t(l - 1)].residual3;
     const std::string h = "h." + std::to_string(l) + ".";
     // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2))))
+    reduce_from_tp_backward(a.dresidual, tp_, s);
     ops_.matmul_backward(rows2d(a.dF1), g(h + "mlp.c_proj.weight"), g(h + "mlp.c_proj.bias"),
                          rows2d(a.dresidual), rows2d(y.fch_gelu), p(h + "mlp.c_proj.weight"), s);
     ops_.gelu_backward(a.dF2, a.dF1, y.fch, s);
     ops_.matmul_backward(rows2d(a.dC), g(h + "mlp.c_fc.weight"), g(h + "mlp.c_fc.bias"),
                          rows2d(a.dF2), rows2d(y.ln2), p(h + "mlp.c_fc.weight"), s);
+    copy_to_tp_backward(a.dC, tp_, s);
     ops_.layernorm_backward(rows2d(a.dresidual), g(h + "ln_2.weight"), g(h + "ln_2.bias"), rows2d(a.dC),
                             rows2d(y.residual2), p(h + "ln_2.weight"), y.ln2_mean, y.ln2_rstd, s);
     // Attention branch: residual2 = input + c_proj(attention(c_attn(ln_1(input))))
-    ops_.matmul_backward(rows2d(a.dC), g(h + "attn.c_proj.weight"), g(h + "attn.c_proj.bias"),
+    reduce_from_tp_backward(a.dresidual, tp_, s);
+    ops_.matmul_backward(rows2d(a.datt), g(h + "attn.c_proj.weight"), g(h + "attn.c_proj.bias"),
                          rows2d(a.dresidual), rows2d(y.atty), p(h + "attn.c_proj.weight"), s);
-    ops_.attention_backward(a.dqkv, a.dC, y.qkv, y.atty, y.att_lse, cfg_.n_head, s);
+    ops_.attention_backward(a.dqkv, a.datt, y.qkv, y.atty, y.att_lse, cfg_.n_head / tp_size_, s);
     ops_.matmul_backward(rows2d(a.dC), g(h + "attn.c_attn.weight"), g(h + "attn.c_attn.bias"),
                          rows2d(a.dqkv), rows2d(y.ln1), p(h + "attn.c_attn.weight"), s);
+    copy_to_tp_backward(a.dC, tp_, s);
     ops_.layernorm_backward(rows2d(a.dresidual), g(h + "ln_1.weight"), g(h + "ln_1.bias"), rows2d(a.dC),
                             rows2d(input), p(h + "ln_1.weight"), y.ln1_mean, y.ln1_rstd, s);
   }
-  ops_.embedding_backward(g("wte"), g("wpe"), a.dresidual, a.tokens, s);
+  parallel::vocab_parallel_embedding_backward(ops_, g("wte"), g("wpe"), a.dresidual, a.tokens, vocab_, s);
 }
 
 }  // namespace trainer

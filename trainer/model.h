@@ -5,7 +5,9 @@
 // The vocabulary is padded (model.vocab_size) for aligned matmuls; padded logits are masked inside
 // softmax_xent, so they never receive probability or gradient.
 //
-// B micro-batch, T seq_len, C d_model, NH heads, F d_ff, L layers, V padded vocab, Vr real vocab.
+// B micro-batch, T seq_len, C d_model, NH heads, F d_ff, L layers, V padded vocab, Vr real vocab,
+// tp tensor-parallel degree: this rank holds NH/tp heads, F/tp MLP features and V/tp vocab rows
+// (Megatron's column/row split, parallel/tp_mappings.h); the residual stream (B,T,C) is replicated.
 // Activations are kept for every layer (no recomputation); on the CPU backend they are small.
 #pragma once
 
@@ -15,6 +17,8 @@
 
 #include "configs/config.h"
 #include "kernels/ops.h"
+#include "parallel/comm.h"
+#include "parallel/tp_vocab.h"
 #include "trainer/params.h"
 
 namespace trainer {
@@ -26,8 +30,11 @@ struct ModelPrecision {
 
 class Gpt2Model {
  public:
+  // tp: the tensor-parallel group, or null for none. It must outlive the model.
+  // zero_dp > 1: the arena is laid out for ZeRO-1 over that many dp ranks (length padded, moments
+  // left to the optimizer).
   Gpt2Model(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
-            Device device, ModelPrecision precision);
+            Device device, ModelPrecision precision, parallel::Comm* tp = nullptr, int zero_dp = 0);
   ~Gpt2Model();
 
   ParamArena& params() { return *params_; }
@@ -53,6 +60,10 @@ class Gpt2Model {
   const kernels::Ops& ops_;
   Device device_;
   ModelPrecision prec_;
+  parallel::Comm* tp_;  // null or size 1: no tensor parallelism
+  int tp_size_ = 1, tp_rank_ = 0;
+  parallel::VocabShard vocab_;
+  parallel::XentStats xent_;  // from the last forward, reused by backward
   std::unique_ptr<ParamArena> params_;
   std::unique_ptr<Acts> acts_;
   int64_t valid_targets_ = 0;

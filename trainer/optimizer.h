@@ -1,14 +1,21 @@
 // trainer/optimizer.h
-// AdamW over the parameter arena with global-norm gradient clipping and, for fp16, dynamic loss
-// scaling. Biases and LayerNorm parameters get no weight decay (ParamSpec::decay).
+// AdamW over the parameter arena with global-norm gradient clipping, data-parallel gradient
+// averaging (plain or ZeRO-1) and, for fp16, dynamic loss scaling. Biases and LayerNorm parameters
+// get no weight decay (ParamSpec::decay).
 //
-// Order inside step(): grad norm (of the unscaled gradients) -> overflow check -> clip factor ->
-// one fused AdamW update per parameter (grad_scale folds loss-scale removal and clipping into the
-// update, so gradients are read once) -> compute copies refreshed from the masters.
+// Order inside step(): dp average of the grads (all-reduce, or reduce-scatter of this rank's block
+// under ZeRO-1) -> global grad norm (of the unscaled grads, over tp shards and ZeRO blocks; each
+// replicated element counted once) -> overflow check -> clip factor -> one fused AdamW update per
+// parameter piece (grad_scale folds loss-scale removal and clipping in) -> under ZeRO-1 the updated
+// blocks are all-gathered so every dp rank has the full compute weights again.
 #pragma once
+
+#include <memory>
 
 #include "configs/config.h"
 #include "kernels/ops.h"
+#include "parallel/comm.h"
+#include "parallel/grad_sync.h"
 #include "trainer/params.h"
 
 namespace trainer {
@@ -30,19 +37,37 @@ struct StepStats {
   bool skipped = false;  // fp16 overflow: parameters unchanged
 };
 
+// The groups the optimizer talks to; null comms mean a group of one.
+struct OptimizerGroups {
+  parallel::Comm* dp = nullptr;
+  parallel::Comm* tp = nullptr;
+  bool zero1 = false;  // shard AdamW moments (and the bf16 run's fp32 master) over dp
+};
+
 class AdamW {
  public:
-  AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels::Ops& ops);
+  AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels::Ops& ops, OptimizerGroups groups = {});
+  ~AdamW();
   // Applies one update with learning rate lr to every parameter from its accumulated gradient.
   // loss_scale is the factor the gradients carry (1 unless fp16).
   StepStats step(double lr, double loss_scale);
   int steps_taken() const { return t_; }
+  const parallel::GradSync& grad_sync() const { return sync_; }
 
  private:
+  double grad_norm(Tensor grads, int64_t first_element);
+  void update_range(int64_t begin, int64_t count, Tensor grads, const kernels::AdamWArgs& base);
+
   configs::OptimConfig cfg_;
   ParamArena& params_;
   const kernels::Ops& ops_;
-  kernels::OwnedTensor norm_acc_;  // (1) fp32 on the params' device
+  OptimizerGroups g_;
+  parallel::GradSync sync_;
+  parallel::ShardRange own_;       // ZeRO-1: the block of the flat arena this dp rank updates
+  kernels::Buffer shard_;          // ZeRO-1: grad, m, v (and master in bf16 runs) of that block
+  Tensor shard_grad_, shard_m_, shard_v_, shard_master_;
+  kernels::OwnedTensor norm_acc_;  // (2) fp32 on the params' device: [tp-sharded, replicated]
+  kernels::OwnedTensor scalar_;    // (1) fp32: a reduction over groups
   int t_ = 0;                      // completed (not skipped) updates, for bias correction
 };
 

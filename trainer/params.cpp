@@ -8,6 +8,34 @@
 
 namespace trainer {
 
+Shape local_shape(const ParamSpec& s, int tp) {
+  Shape l = s.shape;
+  switch (s.split) {
+    case Split::kReplicated: break;
+    case Split::kRows: case Split::kQkvRows: l.dims[0] /= tp; break;
+    case Split::kCols: l.dims[1] /= tp; break;
+  }
+  return l;
+}
+
+int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e) {
+  if (s.split == Split::kReplicated || tp == 1) return e;
+  const Shape l = local_shape(s, tp);
+  const int64_t row_len = l.ndim > 1 ? l.numel() / l[0] : 1;
+  const int64_t lr = e / row_len, lc = e % row_len;
+  switch (s.split) {
+    case Split::kRows: return (tp_rank * l[0] + lr) * row_len + lc;
+    case Split::kQkvRows: {
+      const int64_t per = l[0] / 3;  // this rank's rows of each of q, k, v
+      const int64_t block = lr / per, within = lr % per;
+      return (block * (s.shape[0] / 3) + tp_rank * per + within) * row_len + lc;
+    }
+    case Split::kCols: return lr * s.shape[1] + tp_rank * l[1] + lc;
+    case Split::kReplicated: break;
+  }
+  return e;
+}
+
 std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real) {
   const int64_t C = m.d_model, V = m.vocab_size, F = m.d_ff, L = m.n_layer;
   const float kStd = 0.02f;
@@ -15,45 +43,51 @@ std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab
   // adds two of them, and without it the residual variance grows with depth.
   const float kResidualStd = kStd / std::sqrt(2.0f * float(L));
   std::vector<ParamSpec> s;
-  auto add = [&](std::string name, Shape shape, Init init, float std, bool decay, int padded = -1) {
-    s.push_back({std::move(name), shape, init, std, decay, padded});
+  auto add = [&](std::string name, Shape shape, Init init, float std, bool decay, Split split, int padded = -1) {
+    s.push_back({std::move(name), shape, init, std, decay, padded, split});
   };
-  add("wte", {V, C}, Init::kNormal, kStd, true, vocab_real);
-  add("wpe", {m.seq_len, C}, Init::kNormal, kStd, true);
+  using enum Split;
+  add("wte", {V, C}, Init::kNormal, kStd, true, kRows, vocab_real);  // vocab-parallel embedding
+  add("wpe", {m.seq_len, C}, Init::kNormal, kStd, true, kReplicated);
   for (int64_t l = 0; l < L; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
-    add(h + "ln_1.weight", {C}, Init::kOnes, 0, false);
-    add(h + "ln_1.bias", {C}, Init::kZeros, 0, false);
-    add(h + "attn.c_attn.weight", {3 * C, C}, Init::kNormal, kStd, true);
-    add(h + "attn.c_attn.bias", {3 * C}, Init::kZeros, 0, false);
-    add(h + "attn.c_proj.weight", {C, C}, Init::kNormal, kResidualStd, true);
-    add(h + "attn.c_proj.bias", {C}, Init::kZeros, 0, false);
-    add(h + "ln_2.weight", {C}, Init::kOnes, 0, false);
-    add(h + "ln_2.bias", {C}, Init::kZeros, 0, false);
-    add(h + "mlp.c_fc.weight", {F, C}, Init::kNormal, kStd, true);
-    add(h + "mlp.c_fc.bias", {F}, Init::kZeros, 0, false);
-    add(h + "mlp.c_proj.weight", {C, F}, Init::kNormal, kResidualStd, true);
-    add(h + "mlp.c_proj.bias", {C}, Init::kZeros, 0, false);
+    add(h + "ln_1.weight", {C}, Init::kOnes, 0, false, kReplicated);
+    add(h + "ln_1.bias", {C}, Init::kZeros, 0, false, kReplicated);
+    add(h + "attn.c_attn.weight", {3 * C, C}, Init::kNormal, kStd, true, kQkvRows);     // column-parallel
+    add(h + "attn.c_attn.bias", {3 * C}, Init::kZeros, 0, false, kQkvRows);
+    add(h + "attn.c_proj.weight", {C, C}, Init::kNormal, kResidualStd, true, kCols);    // row-parallel
+    add(h + "attn.c_proj.bias", {C}, Init::kZeros, 0, false, kReplicated);
+    add(h + "ln_2.weight", {C}, Init::kOnes, 0, false, kReplicated);
+    add(h + "ln_2.bias", {C}, Init::kZeros, 0, false, kReplicated);
+    add(h + "mlp.c_fc.weight", {F, C}, Init::kNormal, kStd, true, kRows);               // column-parallel
+    add(h + "mlp.c_fc.bias", {F}, Init::kZeros, 0, false, kRows);
+    add(h + "mlp.c_proj.weight", {C, F}, Init::kNormal, kResidualStd, true, kCols);     // row-parallel
+    add(h + "mlp.c_proj.bias", {C}, Init::kZeros, 0, false, kReplicated);
   }
-  add("ln_f.weight", {C}, Init::kOnes, 0, false);
-  add("ln_f.bias", {C}, Init::kZeros, 0, false);
-  if (!m.tie_embeddings) add("lm_head.weight", {V, C}, Init::kNormal, kStd, true, vocab_real);
+  add("ln_f.weight", {C}, Init::kOnes, 0, false, kReplicated);
+  add("ln_f.bias", {C}, Init::kZeros, 0, false, kReplicated);
+  if (!m.tie_embeddings) add("lm_head.weight", {V, C}, Init::kNormal, kStd, true, kRows, vocab_real);
   return s;
 }
 
-ParamArena::ParamArena(std::vector<ParamSpec> specs, Device device, DType master_dtype, DType compute_dtype)
-    : specs_(std::move(specs)), device_(device), master_dtype_(master_dtype), compute_dtype_(compute_dtype) {
+ParamArena::ParamArena(std::vector<ParamSpec> specs, Device device, DType master_dtype, DType compute_dtype, int tp,
+                       int tp_rank, int64_t length_multiple, bool moments)
+    : specs_(std::move(specs)), device_(device), master_dtype_(master_dtype), compute_dtype_(compute_dtype), tp_(tp),
+      tp_rank_(tp_rank) {
   for (const ParamSpec& p : specs_) {
     offsets_.push_back(total_);
     // Keep every parameter 64-element aligned so vector kernels and DMA see aligned starts.
-    total_ += (p.shape.numel() + 63) / 64 * 64;
+    total_ += (local_shape(p, tp_).numel() + 63) / 64 * 64;
   }
+  total_ = (total_ + length_multiple - 1) / length_multiple * length_multiple;
   const size_t n = size_t(total_);
   master_ = kernels::Buffer(device, n * kernels::dtype_size(master_dtype));
   if (compute_dtype != master_dtype) compute_ = kernels::Buffer(device, n * kernels::dtype_size(compute_dtype));
   grad_ = kernels::Buffer(device, n * kernels::dtype_size(master_dtype));
-  m_ = kernels::Buffer(device, n * sizeof(float));
-  v_ = kernels::Buffer(device, n * sizeof(float));
+  if (moments) {
+    m_ = kernels::Buffer(device, n * sizeof(float));
+    v_ = kernels::Buffer(device, n * sizeof(float));
+  }
   // The alignment gaps between parameters are never written by anyone: zero everything once so
   // flat passes over a whole buffer (casts, norms) only ever see finite values.
   for (kernels::Buffer* b : {&master_, &compute_, &grad_, &m_, &v_})
@@ -67,7 +101,13 @@ int ParamArena::index_of(const std::string& name) const {
 }
 
 Tensor ParamArena::at(const kernels::Buffer& b, DType dt, int i) const {
-  return b.view(dt, specs_[size_t(i)].shape, size_t(offsets_[size_t(i)]) * kernels::dtype_size(dt));
+  return b.view(dt, local_shape(specs_[size_t(i)], tp_), size_t(offsets_[size_t(i)]) * kernels::dtype_size(dt));
+}
+
+int64_t ParamArena::global_parameter_count() const {
+  int64_t n = 0;
+  for (const ParamSpec& p : specs_) n += p.shape.numel();
+  return n;
 }
 
 Tensor ParamArena::master(int i) const { return at(master_, master_dtype_, i); }
@@ -83,31 +123,37 @@ Tensor ParamArena::all_compute() const {
   return compute_dtype_ == master_dtype_ ? all_master() : compute_.view(compute_dtype_, {total_});
 }
 Tensor ParamArena::all_grads() const { return grad_.view(master_dtype_, {total_}); }
+Tensor ParamArena::all_m() const { return m_.view(DType::F32, {total_}); }
+Tensor ParamArena::all_v() const { return v_.view(DType::F32, {total_}); }
 
 void ParamArena::init(uint64_t seed, const kernels::Ops& ops) {
   // Values are produced on the host in double, then cast once into the master buffer (on any device).
+  // Each local element is drawn at its GLOBAL index, so every tp layout gets the same weights.
   std::vector<double> host;
   for (int p = 0; p < size(); ++p) {
     const ParamSpec& s = specs_[size_t(p)];
-    const int64_t n = s.shape.numel();
+    const Shape shape = local_shape(s, tp_);
+    const int64_t n = shape.numel();
     host.assign(size_t(n), 0.0);
     const uint64_t key = kernels::mix(seed, kernels::Purpose::kInit, uint64_t(p));
-    const int64_t row = s.shape.ndim > 1 ? n / s.shape[0] : n;
-    const int64_t live = s.padded_rows_from >= 0 ? int64_t(s.padded_rows_from) * row : n;
-    for (int64_t e = 0; e < live; ++e) {
+    const int64_t global_row_len = s.shape.ndim > 1 ? s.shape.numel() / s.shape[0] : 1;
+    const int64_t live = s.padded_rows_from >= 0 ? int64_t(s.padded_rows_from) * global_row_len : s.shape.numel();
+    for (int64_t e = 0; e < n; ++e) {
+      const int64_t g = global_index(s, tp_, tp_rank_, e);
+      if (g >= live) continue;  // vocab padding rows stay zero
       switch (s.init) {
-        case Init::kNormal: host[size_t(e)] = double(s.std) * kernels::normal(key, uint64_t(e)); break;
+        case Init::kNormal: host[size_t(e)] = double(s.std) * kernels::normal(key, uint64_t(g)); break;
         case Init::kOnes: host[size_t(e)] = 1.0; break;
         case Init::kZeros: break;
       }
     }
-    kernels::OwnedTensor staged(Device::kCpu, DType::F64, s.shape);
+    kernels::OwnedTensor staged(Device::kCpu, DType::F64, shape);
     std::copy(host.begin(), host.end(), staged.t.as<double>());
     const Tensor dst = master(p);
     if (device_ == Device::kCpu) {
       kernels::ops_for(Device::kCpu).cast(dst, staged.t, kernels::Stream::host());
     } else {
-      kernels::OwnedTensor cast_host(Device::kCpu, master_dtype_, s.shape);
+      kernels::OwnedTensor cast_host(Device::kCpu, master_dtype_, shape);
       kernels::ops_for(Device::kCpu).cast(cast_host.t, staged.t, kernels::Stream::host());
       kernels::device_copy(dst.data, device_, cast_host.t.data, Device::kCpu, dst.nbytes());
     }
@@ -119,8 +165,14 @@ void ParamArena::init(uint64_t seed, const kernels::Ops& ops) {
 
 void ParamArena::zero_grads(const kernels::Ops& ops) { ops.zero(all_grads(), {}); }
 void ParamArena::zero_moments(const kernels::Ops& ops) {
+  if (!m_.data()) return;
   ops.zero(m_.view(DType::F32, {total_}), {});
   ops.zero(v_.view(DType::F32, {total_}), {});
+}
+
+void ParamArena::release_master() {
+  KILN_CHECK(compute_dtype_ != master_dtype_, "release_master: the master is the compute copy");
+  master_ = kernels::Buffer();
 }
 void ParamArena::sync_compute(const kernels::Ops& ops) {
   if (compute_dtype_ != master_dtype_) ops.cast(all_compute(), all_master(), {});

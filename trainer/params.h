@@ -25,26 +25,53 @@ using kernels::Tensor;
 
 enum class Init { kNormal, kOnes, kZeros };
 
+// How a parameter is split over the tensor-parallel group (Megatron's column/row parallelism).
+enum class Split {
+  kReplicated,  // every tp rank holds all of it (LayerNorms, wpe, biases added after a reduce)
+  kRows,        // axis 0 split in tp contiguous blocks: column-parallel weights + their biases, wte
+  kCols,        // axis 1 split: row-parallel weights (their input features are split)
+  kQkvRows,     // axis 0 is [q; k; v], each split by heads: rank r holds its heads of all three
+};
+
 struct ParamSpec {
   std::string name;   // Hugging Face GPT-2 style: "h.3.attn.c_attn.weight"
   Shape shape;        // global shape
   Init init = Init::kZeros;
   float std = 0.f;    // for kNormal
   bool decay = false; // AdamW weight decay applies (matrices and embeddings, not biases or norms)
-  int padded_rows_from = -1;  // rows >= this are vocab padding: kept at zero (wte, lm_head)
+  int padded_rows_from = -1;  // global rows >= this are vocab padding: kept at zero (wte, lm_head)
+  Split split = Split::kReplicated;
 };
+
+// This tp rank's shape of a parameter.
+Shape local_shape(const ParamSpec& s, int tp);
+// Global flat element index (row-major in the global shape) of local element e on tp rank r.
+int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e);
 
 // The parameters of a GPT-2 model, in a fixed order (the order is part of the init coordinates).
 std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real);
 
 class ParamArena {
  public:
-  ParamArena(std::vector<ParamSpec> specs, Device device, DType master_dtype, DType compute_dtype);
+  // Holds tp rank `tp_rank`'s shard of every parameter (all of it when tp == 1). The flat length is
+  // padded to a multiple of `length_multiple` (ZeRO-1 splits it into dp equal blocks). With
+  // `moments` false the AdamW moments are not allocated here (ZeRO-1 keeps only its own block).
+  ParamArena(std::vector<ParamSpec> specs, Device device, DType master_dtype, DType compute_dtype, int tp = 1,
+             int tp_rank = 0, int64_t length_multiple = 1, bool moments = true);
+  // Frees the full master copy once a ZeRO-1 optimizer holds its own block of it (bf16 runs; with
+  // fp32 compute the master is the compute copy and must stay).
+  void release_master();
+  bool has_master() const { return master_.data() != nullptr; }
 
   int size() const { return int(specs_.size()); }
   const ParamSpec& spec(int i) const { return specs_[size_t(i)]; }
   int index_of(const std::string& name) const;  // fails if absent
-  int64_t total_elements() const { return total_; }
+  int64_t total_elements() const { return total_; }  // local, including alignment gaps
+  int64_t offset(int i) const { return offsets_[size_t(i)]; }  // element offset in the flat buffers
+  int tp() const { return tp_; }
+  int tp_rank() const { return tp_rank_; }
+  // Parameters of every rank together, without gaps or padding of the layout (for the banner).
+  int64_t global_parameter_count() const;
 
   Tensor master(int i) const;   // master dtype (fp32; fp64 in gradient checks)
   Tensor compute(int i) const;  // compute dtype (aliases master when the dtypes match)
@@ -58,6 +85,8 @@ class ParamArena {
   Tensor all_master() const;
   Tensor all_compute() const;
   Tensor all_grads() const;
+  Tensor all_m() const;
+  Tensor all_v() const;
 
   // GPT-2 init: normal(0, std) per spec, LayerNorm weights 1, biases 0, padded vocab rows 0.
   // Element e of parameter p gets normal(mix(seed, kInit, p), e): independent of any layout.
@@ -78,6 +107,7 @@ class ParamArena {
   int64_t total_ = 0;
   Device device_;
   DType master_dtype_, compute_dtype_;
+  int tp_ = 1, tp_rank_ = 0;
   kernels::Buffer master_, compute_, grad_, m_, v_;
 };
 

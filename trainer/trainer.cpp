@@ -28,16 +28,21 @@ Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
   return r;
 }
 
-Trainer::Trainer(const configs::Config& cfg) : cfg_(cfg) {
+Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : cfg_(cfg), groups_(groups) {
   res_ = resolve_device_and_precision(cfg.train);
+  if (groups_) layout_ = groups_->layout;
   const kernels::Ops& ops = kernels::ops_for(res_.device);
-  accum_ = configs::accumulation_steps(cfg, /*dp=*/1);
+  accum_ = configs::accumulation_steps(cfg, layout_.dp);
+  parallel::Comm* tp = groups_ ? groups_->tp.get() : nullptr;
+  parallel::Comm* dp = groups_ ? groups_->dp.get() : nullptr;
 
   data::LoaderOptions lo;
   lo.pattern = cfg.data.train;
   lo.seq_len = cfg.model.seq_len;
   lo.micro_batch = cfg.train.micro_batch;
   lo.seed = uint64_t(cfg.run.seed);
+  lo.dp_rank = layout_.dp_rank;
+  lo.dp_size = layout_.dp;
   loader_ = std::make_unique<data::TrainLoader>(lo);
   const int vocab_real = loader_->vocab_size();
   KILN_REQUIRE_INPUT(cfg.model.vocab_size >= vocab_real,
@@ -45,19 +50,33 @@ Trainer::Trainer(const configs::Config& cfg) : cfg_(cfg) {
                          std::to_string(vocab_real) + " (" + cfg.data.train + ")");
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
+  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
   model_ = std::make_unique<Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
-                                       ModelPrecision{res_.precision, kernels::DType::F32});
+                                       ModelPrecision{res_.precision, kernels::DType::F32}, tp,
+                                       zero1 ? layout_.dp : 0);
   model_->params().init(uint64_t(cfg.run.seed), ops);
-  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops);
+  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, OptimizerGroups{dp, tp, zero1});
+  scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{1});
   scaler_ = LossScaler::for_precision(res_.precision);
   batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
 
-  // The run folder and its resolved config exist before step 0 (CONTRACTS §2).
+  // The run folder and its resolved config exist before step 0 (CONTRACTS §2); rank 0 writes them.
   run_dir_ = (fs::path(cfg.run.out_dir) / cfg.run.name).string();
-  std::error_code ec;
-  fs::create_directories(run_dir_, ec);
-  KILN_REQUIRE_INPUT(!ec, "run.out_dir: cannot create '" + run_dir_ + "': " + ec.message());
-  configs::write_config(cfg, run_dir_ + "/config.yaml");
+  if (is_root()) {
+    std::error_code ec;
+    fs::create_directories(run_dir_, ec);
+    KILN_REQUIRE_INPUT(!ec, "run.out_dir: cannot create '" + run_dir_ + "': " + ec.message());
+    configs::write_config(cfg, run_dir_ + "/config.yaml");
+  }
+}
+
+double Trainer::average_over_dp(double x) {
+  if (!groups_ || layout_.dp == 1) return x;
+  float v = float(x);
+  kernels::device_copy(scalar_->t.data, res_.device, &v, kernels::Device::kCpu, sizeof v);
+  groups_->dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
+  kernels::device_copy(&v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
+  return v;
 }
 
 Trainer::~Trainer() = default;
@@ -71,8 +90,9 @@ StepResult Trainer::train_step() {
     r.loss += model_->forward(batch_) / accum_;                     // kernels
     model_->backward(float(scaler_.scale / accum_));                // grads accumulate
   }
+  r.loss = average_over_dp(r.loss);                                 // report the global batch's loss
   r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
-  r.stats = optim_->step(r.lr, scaler_.scale);                      // clip + AdamW
+  r.stats = optim_->step(r.lr, scaler_.scale);                      // dp average + clip + AdamW
   if (!scaler_.update(r.stats.skipped)) ++skipped_;
   ++step_;
   tokens_ += int64_t(cfg_.train.global_batch) * cfg_.model.seq_len;
@@ -81,9 +101,11 @@ StepResult Trainer::train_step() {
 
 void Trainer::print_banner() const {
   const kernels::BuildInfo b = kernels::build_info();
-  const double params = double(model_->params().total_elements());
-  std::printf("kiln | run %s | device %s | precision %s | layout dp=1 tp=1\n", run_dir_.c_str(),
-              kernels::device_name(res_.device), kernels::dtype_name(res_.precision));
+  const double params = double(model_->params().global_parameter_count());
+  if (!is_root()) return;
+  std::printf("kiln | run %s | device %s | precision %s | layout %s%s\n", run_dir_.c_str(),
+              kernels::device_name(res_.device), kernels::dtype_name(res_.precision), layout_.str().c_str(),
+              cfg_.parallel.zero == 1 && layout_.dp > 1 ? " zero1" : "");
   std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
               cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
               params / 1e6);
@@ -99,7 +121,8 @@ RunSummary Trainer::run() {
   RunSummary sum;
   sum.run_dir = run_dir_;
   print_banner();
-  Metrics metrics(run_dir_, cfg_.train.max_steps);
+  std::unique_ptr<Metrics> metrics;  // rank 0 only writes and prints
+  if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps);
   const double flops_token = flops_per_token(cfg_.model);
   const auto start = Clock::now();
   auto last_log = start;
@@ -114,7 +137,8 @@ RunSummary Trainer::run() {
       time_after_first += dt;
     }
     sum.final_loss = r.loss;
-    if (step_ % cfg_.train.log_every == 0 || step_ == cfg_.train.max_steps || step_ == 1) {
+    sum.losses.push_back(r.loss);
+    if (metrics && (step_ % cfg_.train.log_every == 0 || step_ == cfg_.train.max_steps || step_ == 1)) {
       const auto now = Clock::now();
       const double window_s = std::chrono::duration<double>(now - last_log).count();
       TrainRecord rec;
@@ -128,7 +152,7 @@ RunSummary Trainer::run() {
       if (res_.device == kernels::Device::kCuda) rec.mfu = rec.tokens_per_s * flops_token / kH100PeakFlops;
       if (scaler_.active) rec.loss_scale = scaler_.scale;
       rec.skipped_steps = skipped_;
-      metrics.log_train(rec, std::chrono::duration<double>(now - start).count());
+      metrics->log_train(rec, std::chrono::duration<double>(now - start).count());
       last_log = now;
       tokens_at_last_log = tokens_;
     }
@@ -136,7 +160,7 @@ RunSummary Trainer::run() {
     if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
       sum.final_eval = evaluator_->run(*model_);
       sum.evaluated = true;
-      metrics.log_eval(step_, tokens_, sum.final_eval);
+      if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }
   }
   sum.steps = step_;

@@ -9,6 +9,7 @@
 
 #include "configs/config.h"
 #include "data/loader.h"
+#include "parallel/groups.h"
 #include "trainer/evaluator.h"
 #include "trainer/metrics.h"
 #include "trainer/model.h"
@@ -25,6 +26,7 @@ struct StepResult {
 struct RunSummary {
   std::string run_dir;
   int steps = 0;
+  std::vector<double> losses;  // per optimizer step, averaged over the global batch
   double final_loss = 0;
   EvalResult final_eval;
   bool evaluated = false;
@@ -41,7 +43,8 @@ Resolved resolve_device_and_precision(const configs::TrainConfig& t);
 class Trainer {
  public:
   // Validates the data against the model (vocab), allocates everything, initialises weights.
-  explicit Trainer(const configs::Config& cfg);
+  // groups: the dp x tp process groups (null: a single process). They must outlive the trainer.
+  explicit Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups = nullptr);
   ~Trainer();
   RunSummary run();
   StepResult train_step();
@@ -50,8 +53,13 @@ class Trainer {
 
  private:
   void print_banner() const;
+  bool is_root() const { return layout_.rank == 0; }
+  double average_over_dp(double x);
   configs::Config cfg_;
   Resolved res_;
+  parallel::ProcessGroups* groups_ = nullptr;
+  parallel::Layout layout_;
+  std::unique_ptr<kernels::OwnedTensor> scalar_;  // (1) fp32 on the device, for dp averages
   int accum_ = 1;
   int step_ = 0;
   int64_t tokens_ = 0;

@@ -13,6 +13,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax_xent.h"
+#include "kernels/cpu/xent_shard.h"
 
 namespace kernels::cpu {
 
@@ -30,6 +31,9 @@ extern const Ops kOps = {
     .gelu_backward = gelu_backward,
     .residual_forward = residual_forward,
     .softmax_xent = softmax_xent,
+    .xent_shard_max = xent_shard_max,
+    .xent_shard_sumexp = xent_shard_sumexp,
+    .xent_shard_finish = xent_shard_finish,
     .adamw_update = adamw_update,
     .sum_squares = sum_squares,
     .cast = cast,

@@ -40,7 +40,7 @@ TEST(Conventions, EmbeddingBackwardAccumulates) {
   std::vector<int32_t> tok = {1, 2, 1, 4, 0, 1};
   std::vector<float> dout = randf(B * T * C, 1);
   auto run = [&](std::vector<float> dwte, std::vector<float> dwpe) {
-    cpu_ops().embedding_backward(view(dwte, {V, C}), view(dwpe, {T, C}), view(dout, {B, T, C}), view(tok, {B, T}),
+    cpu_ops().embedding_backward(view(dwte, {V, C}), view(dwpe, {T, C}), view(dout, {B, T, C}), view(tok, {B, T}), 0,
                                  kHost);
     return std::pair{dwte, dwpe};
   };

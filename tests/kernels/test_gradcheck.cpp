@@ -34,16 +34,16 @@ TEST_P(GradCheck, Embedding) {
   std::vector<double> out = zeros(B * T * C);
   auto loss = [&] {
     if (by_table())
-      ops.embedding_forward(view(out, {B, T, C}), view(tokens, {B, T}), view(wte, {V, C}), view(wpe, {maxT, C}), s);
+      ops.embedding_forward(view(out, {B, T, C}), view(tokens, {B, T}), view(wte, {V, C}), view(wpe, {maxT, C}), 0, s);
     else
-      cpu::embedding_forward_ref(out.data(), tokens.data(), wte.data(), wpe.data(), B, T, C);
+      cpu::embedding_forward_ref(out.data(), tokens.data(), wte.data(), wpe.data(), B, T, C, 0, V);
     return dot(w, out);
   };
   std::vector<double> dwte = zeros(V * C), dwpe = zeros(maxT * C);
   if (by_table())
-    ops.embedding_backward(view(dwte, {V, C}), view(dwpe, {maxT, C}), view(w, {B, T, C}), view(tokens, {B, T}), s);
+    ops.embedding_backward(view(dwte, {V, C}), view(dwpe, {maxT, C}), view(w, {B, T, C}), view(tokens, {B, T}), 0, s);
   else
-    cpu::embedding_backward_ref(dwte.data(), dwpe.data(), w.data(), tokens.data(), B, T, C);
+    cpu::embedding_backward_ref(dwte.data(), dwpe.data(), w.data(), tokens.data(), B, T, C, 0, V);
   EXPECT_LT(grad_check(tag("embedding.wte"), wte, loss, dwte), kGradTol);
   EXPECT_LT(grad_check(tag("embedding.wpe"), wpe, loss, dwpe), kGradTol);
 }

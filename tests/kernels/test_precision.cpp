@@ -133,10 +133,10 @@ struct EmbeddingResidualProblem : Problem {
     std::vector<int32_t> tok = tokens;
     TypedTensor E(act, {V, C}, wte), P(act, {maxT, C}, wpe), out(act, {B, T, C}), O(act, {B, T, C}, other),
         D(act, {B, T, C}, dout), sum(act, {B, T, C});
-    cpu_ops().embedding_forward(out.t(), view(tok, {B, T}), E.t(), P.t(), kHost);
+    cpu_ops().embedding_forward(out.t(), view(tok, {B, T}), E.t(), P.t(), 0, kHost);
     cpu_ops().residual_forward(sum.t(), O.t(), D.t(), kHost);  // inputs, not out: keeps ops independent
     TypedTensor dwte(wide(act), {V, C}), dwpe(wide(act), {maxT, C});
-    cpu_ops().embedding_backward(dwte.t(), dwpe.t(), D.t(), view(tok, {B, T}), kHost);
+    cpu_ops().embedding_backward(dwte.t(), dwpe.t(), D.t(), view(tok, {B, T}), 0, kHost);
     return {{"out", out.get(), true}, {"residual", sum.get(), true}, {"dwte", dwte.get(), false},
             {"dwpe", dwpe.get(), false}};
   }
