@@ -1,12 +1,20 @@
 // tools/cmd_train.cpp
 // `kiln train CONFIG.yaml [section.key=value ...]`: load + validate the config (before any
 // allocation), train, and say where the run folder and its curves are.
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "configs/load.h"
+#include "launch/world.h"
+#include "parallel/groups.h"
+#include "parallel/layout.h"
 #include "tools/commands.h"
 #include "trainer/trainer.h"
 
@@ -30,9 +38,20 @@ void add_train_command(CLI::App& app) {
       "Writes <run.out_dir>/<run.name>/: config.yaml (resolved), metrics.jsonl (one line per log step),\n"
       "eval.jsonl (val loss, perplexity, bits per byte). Exit codes: 0 done, 2 bad config or data.");
   cmd->callback([args] {
+    // Order matters: the world is discovered (MPI started under mpirun/srun), then the config and
+    // the layout are validated on every rank, all before any large allocation.
+    launch::Launched launched = launch::discover();
+    // CPU ranks on one node share its cores: without this, 4 ranks x all-core OpenMP teams thrash.
+    if (!std::getenv("OMP_NUM_THREADS"))
+      omp_set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, launched.world.local_size)));
     const configs::Config cfg = configs::load_config(args->config, args->overrides);
-    trainer::Trainer t(cfg);
+    const parallel::Layout layout = parallel::make_layout(launched.world.size, launched.world.rank, cfg);
+    const kernels::Device device = trainer::resolve_device_and_precision(cfg.train).device;
+    if (launched.world.size > 1) launch::print_world_table(launched);
+    parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, device);
+    trainer::Trainer t(cfg, &groups);
     const trainer::RunSummary s = t.run();
+    if (layout.rank != 0) return;
     std::printf("\nkiln | done: %d steps, final train loss %.4f", s.steps, s.final_loss);
     if (s.evaluated)
       std::printf(", val loss %.4f, val perplexity %.3f, val bits/byte %.4f", s.final_eval.loss,

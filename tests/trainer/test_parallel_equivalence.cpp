@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "data/prepare.h"
+#include "parallel/comm_mpi.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tests/common/test_support.h"
@@ -19,7 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-parallel::Comm& world() { return *parallel_test_world(); }
+// MPI_COMM_WORLD (the MPI test main initialised MPI); kept for the whole run.
+parallel::Comm& world() {
+  static std::unique_ptr<parallel::Comm> w = parallel::MpiComm::world();
+  return *w;
+}
 
 // Shards of a small structured corpus, written once by world rank 0.
 std::string corpus() {
