@@ -10,10 +10,12 @@
 #include <fstream>
 
 #include "data/prepare.h"
+#include "parallel/comm_counting.h"
 #include "parallel/comm_mpi.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tests/common/test_support.h"
+#include "trainer/comm_volume.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -124,6 +126,43 @@ TEST(ParallelEquivalence, ZeroOneMatchesOneRank) {
 TEST(ParallelEquivalence, TensorParallelWithZeroAndPaddedVocab) {
   if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
   expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "dp2_tp2_zero1"), "(dp,tp)=(2,2) zero 1");
+}
+
+}  // namespace
+
+namespace {
+
+// One optimizer step's traffic, measured by CountingComm on the tp and dp groups, equals the
+// formula of trainer/comm_volume.h (which bench/comm_volume.cpp tabulates for large models).
+void expect_counted_volume(int tp, int zero) {
+  configs::Config c = small_config("count_tp" + std::to_string(tp) + "_z" + std::to_string(zero));
+  c.parallel.tp = tp;
+  c.parallel.zero = zero;
+  const parallel::Layout layout = parallel::make_layout(world().size(), world().rank(), c);
+  parallel::ProcessGroups g = parallel::make_groups(world().split(0, world().rank()), layout, kernels::Device::kCpu);
+  auto* tp_count = new parallel::CountingComm(std::move(g.tp));
+  auto* dp_count = new parallel::CountingComm(std::move(g.dp));
+  g.tp.reset(tp_count);
+  g.dp.reset(dp_count);
+  trainer::Trainer t(c, &g);
+  tp_count->reset();
+  dp_count->reset();
+  t.train_step();
+  const trainer::StepCommVolume want = trainer::step_comm_volume(c, layout.dp, layout.tp, kernels::DType::F32);
+  EXPECT_EQ(tp_count->counts().total(), want.tp_payload) << "tp=" << tp << " zero=" << zero;
+  EXPECT_EQ(dp_count->counts().total(), want.dp_payload) << "tp=" << tp << " zero=" << zero;
+  if (world().rank() == 0)
+    std::printf("measured bytes per step, (dp,tp)=(%d,%d) zero %d: tp %lld, dp %lld (formula: %lld, %lld)\n", layout.dp,
+                layout.tp, zero, (long long)tp_count->counts().total(), (long long)dp_count->counts().total(),
+                (long long)want.tp_payload, (long long)want.dp_payload);
+}
+
+TEST(CommVolume, MeasuredBytesEqualTheFormula) {
+  if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
+  expect_counted_volume(2, 0);
+  expect_counted_volume(2, 1);
+  expect_counted_volume(1, 0);
+  expect_counted_volume(4, 0);
 }
 
 }  // namespace
