@@ -104,6 +104,19 @@ TEST(Cli, BadConfigExitsTwoNamingTheKey) {
   EXPECT_NE(r.out.find("model.vocab_size"), std::string::npos) << r.out;
 }
 
+TEST(Cli, MisconfiguredLayoutExitsTwoBeforeAllocating) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  const std::string cfg = prepared(dir);
+  // One process cannot hold a tp=2 layout: refused by the layout check, before any model exists.
+  Result r = run("train " + cfg + " parallel.tp=2");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("parallel.tp = 2"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("parameters"), std::string::npos) << "the banner (after allocation) must not appear: " << r.out;
+  r = run("train " + cfg + " parallel.tp=3");  // 3 divides neither n_head=2 nor d_ff=32
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("parallel.tp"), std::string::npos) << r.out;
+}
+
 TEST(Cli, MissingDataGlobExitsTwoNamingThePattern) {
   const std::string dir = kiln_test::scratch_dir("cli");
   const std::string cfg = prepared(dir);
