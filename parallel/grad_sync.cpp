@@ -14,14 +14,28 @@ ShardRange zero_shard(int64_t n, int dp, int dp_rank) {
   return {int64_t(dp_rank) * (n / dp), n / dp};
 }
 
-GradSync::GradSync(Tensor flat_grads, Comm* dp, int64_t bucket_bytes) : flat_(flat_grads), dp_(dp) {
-  const int64_t per = std::max<int64_t>(1, bucket_bytes / int64_t(kernels::dtype_size(flat_grads.dtype)));
-  for (int64_t b = 0; b < flat_.numel(); b += per) buckets_.push_back(flat_slice(flat_, b, std::min(per, flat_.numel() - b)));
+GradSync::GradSync(Tensor flat_grads, Comm* dp, std::vector<ShardRange> buckets) : flat_(flat_grads), dp_(dp) {
+  if (buckets.empty()) buckets.push_back({0, flat_.numel()});
+  int64_t covered = 0;
+  for (const ShardRange& r : buckets) {
+    KILN_CHECK(r.begin >= 0 && r.count >= 0 && r.begin + r.count <= flat_.numel(), "GradSync: bucket out of range");
+    covered += r.count;
+    buckets_.push_back(flat_slice(flat_, r.begin, r.count));
+  }
+  KILN_CHECK(covered == flat_.numel(), "GradSync: buckets cover " + std::to_string(covered) + " of " +
+                                           std::to_string(flat_.numel()) + " gradient elements");
+  issued_.assign(buckets_.size(), false);
 }
 
-void GradSync::all_reduce_avg(Stream s) {
-  if (!dp_ || dp_->size() == 1) return;
-  for (Tensor& b : buckets_) dp_->all_reduce(b, ReduceOp::kAvg, s);
+void GradSync::bucket_ready(int k, Stream s) {
+  if (issued_[size_t(k)]) return;
+  issued_[size_t(k)] = true;
+  if (dp_ && dp_->size() > 1 && buckets_[size_t(k)].numel() > 0) dp_->all_reduce(buckets_[size_t(k)], ReduceOp::kAvg, s);
+}
+
+void GradSync::finish(Stream s) {
+  for (int k = 0; k < buckets(); ++k) bucket_ready(k, s);
+  issued_.assign(buckets_.size(), false);  // ready for the next step
 }
 
 void GradSync::reduce_scatter_avg(Tensor out, Stream s) {
@@ -30,10 +44,6 @@ void GradSync::reduce_scatter_avg(Tensor out, Stream s) {
     return;
   }
   dp_->reduce_scatter(out, flat_, ReduceOp::kAvg, s);
-}
-
-int64_t GradSync::bytes_per_step() const {
-  return (dp_ && dp_->size() > 1) ? int64_t(flat_.nbytes()) : 0;
 }
 
 }  // namespace parallel

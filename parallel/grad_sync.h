@@ -1,9 +1,14 @@
 // parallel/grad_sync.h
 // Data-parallel gradient averaging over the dp group, in buckets of the flat gradient arena.
 //
-// Buckets bound the size of one message (and, on the GPU, are the unit that can overlap the
-// backward pass once it is issued per bucket from the comm stream). The grads are averaged, so a
-// dp run computes the gradient of the mean loss over the whole global batch, as one rank would.
+// Buckets are contiguous ranges of the arena in the order backward completes them (the model
+// lists them: the last layers first). During the last micro-step of an optimizer step the trainer
+// calls bucket_ready(k) as soon as bucket k's gradients are final, so its all-reduce is queued
+// while backward still computes earlier layers: on the GPU the NCCL comm stream runs it under
+// the remaining backward work (ordered by events, STYLE E13); the MPI backend is synchronous, so
+// on the CPU the order is the same and nothing overlaps. finish() issues whatever is left. The
+// grads are averaged, so a dp run computes the gradient of the mean loss over the whole global
+// batch, as one rank would.
 #pragma once
 
 #include <cstdint>
@@ -13,27 +18,30 @@
 
 namespace parallel {
 
+struct ShardRange {
+  int64_t begin = 0, count = 0;
+};
+
 class GradSync {
  public:
   // flat_grads: every gradient of this rank, one contiguous tensor. dp may be null (no-op).
-  GradSync(Tensor flat_grads, Comm* dp, int64_t bucket_bytes = 32 << 20);
-  void all_reduce_avg(Stream s);
+  // buckets: ranges of flat_grads in ready order, covering it; empty = one bucket of everything.
+  GradSync(Tensor flat_grads, Comm* dp, std::vector<ShardRange> buckets = {});
+  void bucket_ready(int k, Stream s);  // all-reduce (average) bucket k now, unless already done
+  void finish(Stream s);               // every bucket not yet issued; then the step's sync is done
   // ZeRO-1: out (numel/dp) <- the average over dp of this rank's block of the flat grads.
   void reduce_scatter_avg(Tensor out, Stream s);
   int buckets() const { return int(buckets_.size()); }
-  int64_t bytes_per_step() const;  // bytes this rank hands to all_reduce per optimizer step
 
  private:
   Tensor flat_;
   Comm* dp_;
   std::vector<Tensor> buckets_;
+  std::vector<bool> issued_;
 };
 
 // The contiguous range of a flat buffer that dp rank r owns under ZeRO-1: [r*n/dp, (r+1)*n/dp).
 // n must be a multiple of dp (the parameter arena pads its length for that).
-struct ShardRange {
-  int64_t begin = 0, count = 0;
-};
 ShardRange zero_shard(int64_t n, int dp, int dp_rank);
 
 // [begin, begin+count) of a flat 1-D tensor.

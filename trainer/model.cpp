@@ -184,7 +184,26 @@ std::vector<double> Gpt2Model::token_losses() const {
   return out;
 }
 
-void Gpt2Model::backward(float scale) {
+std::vector<parallel::ShardRange> Gpt2Model::grad_buckets() const {
+  const ParamArena& P = *params_;
+  const auto at = [&](const std::string& name) { return P.offset(P.index_of(name)); };
+  const int64_t layers_begin = cfg_.n_layer ? at("h.0.ln_1.weight") : at("ln_f.weight");
+  const int64_t tail_begin = at("ln_f.weight");
+  std::vector<parallel::ShardRange> b;
+  b.push_back({tail_begin, P.total_elements() - tail_begin});  // ln_f (+ lm_head, padding)
+  for (int l = cfg_.n_layer - 1; l >= 0; --l) {
+    const int64_t begin = at("h." + std::to_string(l) + ".ln_1.weight");
+    const int64_t end = l + 1 < cfg_.n_layer ? at("h." + std::to_string(l + 1) + ".ln_1.weight") : tail_begin;
+    b.push_back({begin, end - begin});
+  }
+  b.push_back({0, layers_begin});  // wte, wpe
+  return b;
+}
+
+void Gpt2Model::backward(float scale, const std::function<void(int)>& on_bucket_ready) {
+  const auto ready = [&](int k) {
+    if (on_bucket_ready) on_bucket_ready(k);
+  };
   const int64_t B = B_, T = cfg_.seq_len;
   Acts& a = *acts_;
   const Stream s{};
@@ -206,6 +225,7 @@ void Gpt2Model::backward(float scale) {
   ops_.zero(a.dresidual, s);  // layernorm_backward accumulates into dx
   ops_.layernorm_backward(rows2d(a.dresidual), g("ln_f.weight"), g("ln_f.bias"), rows2d(a.dC), rows2d(last),
                           p("ln_f.weight"), a.lnf_mean, a.lnf_rstd, s);
+  ready(0);  // ln_f (and an untied lm_head) are final
 
   // dresidual holds d loss / d (stream after layer l). Residual adds pass it through unchanged,
   // so each branch's contribution is accumulated into it by its layernorm_backward. Row-parallel
@@ -234,8 +254,10 @@ void Gpt2Model::backward(float scale) {
     copy_to_tp_backward(a.dC, tp_, s);
     ops_.layernorm_backward(rows2d(a.dresidual), g(h + "ln_1.weight"), g(h + "ln_1.bias"), rows2d(a.dC),
                             rows2d(input), p(h + "ln_1.weight"), y.ln1_mean, y.ln1_rstd, s);
+    ready(cfg_.n_layer - l);  // layer l is final
   }
   parallel::vocab_parallel_embedding_backward(ops_, g("wte"), g("wpe"), a.dresidual, a.tokens, vocab_, s);
+  ready(cfg_.n_layer + 1);
 }
 
 }  // namespace trainer

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "configs/config.h"
 #include "kernels/ops.h"
 #include "parallel/comm.h"
+#include "parallel/grad_sync.h"
 #include "parallel/tp_vocab.h"
 #include "trainer/params.h"
 
@@ -47,7 +49,12 @@ class Gpt2Model {
   // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
   std::vector<double> token_losses() const;
   // Accumulates d(scale * mean loss)/d(params) into the gradients. Needs the preceding forward.
-  void backward(float scale);
+  // on_bucket_ready(k), when given, is called as soon as gradient bucket k (grad_buckets()) holds
+  // its final contribution from this backward pass: the hook data parallelism overlaps with.
+  void backward(float scale, const std::function<void(int)>& on_bucket_ready = {});
+  // Contiguous ranges of the flat gradient arena in the order backward completes them: ln_f and
+  // lm_head, then layers L-1 .. 0, then the embeddings (wte, wpe, which tied heads touch last).
+  std::vector<parallel::ShardRange> grad_buckets() const;
 
  private:
   struct Acts;

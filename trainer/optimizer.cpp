@@ -110,8 +110,6 @@ StepStats AdamW::step(double lr, double loss_scale) {
     sync_.reduce_scatter_avg(shard_grad_, {});
     grads = shard_grad_;
     first = own_.begin;
-  } else {
-    sync_.all_reduce_avg({});
   }
   st.grad_norm = grad_norm(grads, first) / loss_scale;
   if (!std::isfinite(st.grad_norm)) {

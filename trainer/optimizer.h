@@ -3,8 +3,9 @@
 // averaging (plain or ZeRO-1) and, for fp16, dynamic loss scaling. Biases and LayerNorm parameters
 // get no weight decay (ParamSpec::decay).
 //
-// Order inside step(): dp average of the grads (all-reduce, or reduce-scatter of this rank's block
-// under ZeRO-1) -> global grad norm (of the unscaled grads, over tp shards and ZeRO blocks; each
+// Order inside step(): (ZeRO-1 only: reduce-scatter of this rank's block of the grads, averaged
+// over dp; without ZeRO the trainer's GradSync has already averaged them, overlapped with the
+// backward pass) -> global grad norm (of the unscaled grads, over tp shards and ZeRO blocks; each
 // replicated element counted once) -> overflow check -> clip factor -> one fused AdamW update per
 // parameter piece (grad_scale folds loss-scale removal and clipping in) -> under ZeRO-1 the updated
 // blocks are all-gathered so every dp rank has the full compute weights again.
@@ -37,7 +38,8 @@ struct StepStats {
   bool skipped = false;  // fp16 overflow: parameters unchanged
 };
 
-// The groups the optimizer talks to; null comms mean a group of one.
+// The groups the optimizer talks to; null comms mean a group of one. Without ZeRO-1 the gradients
+// handed to step() must already be averaged over dp (parallel::GradSync does that).
 struct OptimizerGroups {
   parallel::Comm* dp = nullptr;
   parallel::Comm* tp = nullptr;
@@ -52,7 +54,6 @@ class AdamW {
   // loss_scale is the factor the gradients carry (1 unless fp16).
   StepStats step(double lr, double loss_scale);
   int steps_taken() const { return t_; }
-  const parallel::GradSync& grad_sync() const { return sync_; }
 
  private:
   double grad_norm(Tensor grads, int64_t first_element);

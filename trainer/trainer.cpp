@@ -56,6 +56,7 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
                                        zero1 ? layout_.dp : 0);
   model_->params().init(uint64_t(cfg.run.seed), ops);
   optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, OptimizerGroups{dp, tp, zero1});
+  if (!zero1) grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), dp, model_->grad_buckets());
   scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{1});
   scaler_ = LossScaler::for_precision(res_.precision);
   batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
@@ -87,9 +88,13 @@ StepResult Trainer::train_step() {
   model_->params().zero_grads(ops);
   for (int micro = 0; micro < accum_; ++micro) {
     loader_->next(batch_);                                          // data
-    r.loss += model_->forward(batch_) / accum_;                     // kernels
-    model_->backward(float(scaler_.scale / accum_));                // grads accumulate
+    r.loss += model_->forward(batch_) / accum_;                     // kernels (+ tp collectives)
+    // In the last micro-step each finished bucket's dp all-reduce is queued right away.
+    const bool last = micro == accum_ - 1 && grad_sync_;
+    model_->backward(float(scaler_.scale / accum_),
+                     last ? std::function<void(int)>([&](int k) { grad_sync_->bucket_ready(k, {}); }) : nullptr);
   }
+  if (grad_sync_) grad_sync_->finish({});                           // dp: the rest of the buckets
   r.loss = average_over_dp(r.loss);                                 // report the global batch's loss
   r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
   r.stats = optim_->step(r.lr, scaler_.scale);                      // dp average + clip + AdamW

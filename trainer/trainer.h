@@ -67,6 +67,7 @@ class Trainer {
   std::unique_ptr<data::TrainLoader> loader_;
   std::unique_ptr<Gpt2Model> model_;
   std::unique_ptr<AdamW> optim_;
+  std::unique_ptr<parallel::GradSync> grad_sync_;  // dp averaging, overlapped with the last backward
   std::unique_ptr<Evaluator> evaluator_;
   LossScaler scaler_;
   int skipped_ = 0;

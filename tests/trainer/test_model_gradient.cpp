@@ -86,3 +86,42 @@ TEST(ModelGradient, PaddedVocabRowsGetNoGradient) {
 }
 
 }  // namespace
+
+namespace {
+
+// The data-parallel overlap hook: when backward reports bucket k ready, its gradients must already
+// be final (an all-reduce issued then must not miss a later contribution), and the buckets must
+// cover the whole arena in order of readiness.
+TEST(ModelGradient, GradBucketsAreFinalWhenReported) {
+  for (bool tied : {true, false}) {
+    configs::ModelConfig cfg = tiny_model();
+    cfg.tie_embeddings = tied;
+    const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
+    trainer::Gpt2Model model(cfg, 20, 2, ops, Device::kCpu, {DType::F64, DType::F64});
+    trainer::ParamArena& P = model.params();
+    P.init(3, ops);
+    P.zero_grads(ops);
+    const std::vector<parallel::ShardRange> buckets = model.grad_buckets();
+    int64_t covered = 0;
+    for (const auto& b : buckets) covered += b.count;
+    EXPECT_EQ(covered, P.total_elements());
+    const kernels::Tensor flat = P.all_grads();
+    std::vector<std::vector<double>> at_ready(buckets.size());
+    std::vector<int> order;
+    model.forward(random_windows(2, cfg.seq_len, 20, 8));
+    model.backward(1.0f, [&](int k) {
+      order.push_back(k);
+      const double* g = flat.as<double>() + buckets[size_t(k)].begin;
+      at_ready[size_t(k)].assign(g, g + buckets[size_t(k)].count);
+    });
+    ASSERT_EQ(order.size(), buckets.size());
+    for (size_t k = 0; k < order.size(); ++k) EXPECT_EQ(order[k], int(k)) << "buckets are reported in order";
+    for (size_t k = 0; k < buckets.size(); ++k) {
+      const double* g = flat.as<double>() + buckets[k].begin;
+      for (int64_t i = 0; i < buckets[k].count; ++i)
+        ASSERT_EQ(at_ready[k][size_t(i)], g[i]) << "bucket " << k << " changed after it was reported ready (tied=" << tied << ")";
+    }
+  }
+}
+
+}  // namespace
