@@ -8,34 +8,6 @@
 
 namespace trainer {
 
-Shape local_shape(const ParamSpec& s, int tp) {
-  Shape l = s.shape;
-  switch (s.split) {
-    case Split::kReplicated: break;
-    case Split::kRows: case Split::kQkvRows: l.dims[0] /= tp; break;
-    case Split::kCols: l.dims[1] /= tp; break;
-  }
-  return l;
-}
-
-int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e) {
-  if (s.split == Split::kReplicated || tp == 1) return e;
-  const Shape l = local_shape(s, tp);
-  const int64_t row_len = l.ndim > 1 ? l.numel() / l[0] : 1;
-  const int64_t lr = e / row_len, lc = e % row_len;
-  switch (s.split) {
-    case Split::kRows: return (tp_rank * l[0] + lr) * row_len + lc;
-    case Split::kQkvRows: {
-      const int64_t per = l[0] / 3;  // this rank's rows of each of q, k, v
-      const int64_t block = lr / per, within = lr % per;
-      return (block * (s.shape[0] / 3) + tp_rank * per + within) * row_len + lc;
-    }
-    case Split::kCols: return lr * s.shape[1] + tp_rank * l[1] + lc;
-    case Split::kReplicated: break;
-  }
-  return e;
-}
-
 std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real) {
   const int64_t C = m.d_model, V = m.vocab_size, F = m.d_ff, L = m.n_layer;
   const float kStd = 0.02f;

@@ -15,6 +15,7 @@
 #include "configs/config.h"
 #include "kernels/ops.h"
 #include "kernels/tensor.h"
+#include "parallel/tp_split.h"
 
 namespace trainer {
 
@@ -25,13 +26,7 @@ using kernels::Tensor;
 
 enum class Init { kNormal, kOnes, kZeros };
 
-// How a parameter is split over the tensor-parallel group (Megatron's column/row parallelism).
-enum class Split {
-  kReplicated,  // every tp rank holds all of it (LayerNorms, wpe, biases added after a reduce)
-  kRows,        // axis 0 split in tp contiguous blocks: column-parallel weights + their biases, wte
-  kCols,        // axis 1 split: row-parallel weights (their input features are split)
-  kQkvRows,     // axis 0 is [q; k; v], each split by heads: rank r holds its heads of all three
-};
+using parallel::Split;  // how a parameter is split over tp (parallel/tp_split.h)
 
 struct ParamSpec {
   std::string name;   // Hugging Face GPT-2 style: "h.3.attn.c_attn.weight"
@@ -43,10 +38,11 @@ struct ParamSpec {
   Split split = Split::kReplicated;
 };
 
-// This tp rank's shape of a parameter.
-Shape local_shape(const ParamSpec& s, int tp);
-// Global flat element index (row-major in the global shape) of local element e on tp rank r.
-int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e);
+// This tp rank's shape of a parameter, and the global flat index of its local element e.
+inline Shape local_shape(const ParamSpec& s, int tp) { return parallel::local_shape(s.shape, s.split, tp); }
+inline int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e) {
+  return parallel::global_index(s.shape, s.split, tp, tp_rank, e);
+}
 
 // The parameters of a GPT-2 model, in a fixed order (the order is part of the init coordinates).
 std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real);
