@@ -109,12 +109,14 @@ int64_t read_int_attr(hid_t file, const char* name, const char* expected, const 
 
 // Opens a 1-D unsigned integer dataset of `bytes`-wide elements and returns it with its length.
 io::H5Id open_1d(hid_t file, const char* name, size_t bytes, const std::string& why_width,
-                 const std::string& path, int64_t* length) {
+                 const std::string& path, int64_t* length, hid_t dapl = H5P_DEFAULT) {
   const std::string dtype = "uint" + std::to_string(bytes * 8);
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
-    bad(path, std::string("dataset /") + name + " is missing (expected 1-D " + dtype + ")");
+  const htri_t exists = H5Lexists(file, name, H5P_DEFAULT);
+  if (exists < 0) {  // the lookup itself failed: the group's index is damaged, not just empty
+    bad(path, with_hdf5_reason(std::string("cannot look up /") + name) + "; the file is truncated or corrupt");
   }
-  io::H5Id ds(H5Dopen2(file, name, H5P_DEFAULT));
+  if (exists == 0) bad(path, std::string("dataset /") + name + " is missing (expected 1-D " + dtype + ")");
+  io::H5Id ds(H5Dopen2(file, name, dapl));
   if (!ds.ok()) bad(path, with_hdf5_reason(std::string("/") + name + " is not a readable dataset"));
   io::H5Id type(H5Dget_type(ds.get()));
   io::H5Id space(H5Dget_space(ds.get()));
@@ -222,33 +224,33 @@ ShardReader::ShardReader(const ShardInfo& info) : impl_(std::make_unique<Impl>()
   io::QuietHdf5 quiet;
   m.file = open_file(path);
   m.narrow = info.vocab_size <= 65536;
-  int64_t n = 0, docs = 0;
-  m.tokens = open_1d(m.file.get(), "tokens", m.narrow ? 2 : 4, "", path, &n);
-  m.offsets = open_1d(m.file.get(), "doc_offsets", 8, "", path, &docs);
+  // Chunk cache off (see above). The cache is fixed by the first open of a dataset in the process
+  // (later opens share it), so it is chosen at this open, not adjusted afterwards.
+  io::H5Id uncached(H5Pcreate(H5P_DATASET_ACCESS));
+  if (!uncached.ok() || H5Pset_chunk_cache(uncached.get(), 0, 0, 1.0) < 0) {
+    bad(path, with_hdf5_reason("cannot set up reading /tokens"));
+  }
+  int64_t n = 0;
+  m.tokens = open_1d(m.file.get(), "tokens", m.narrow ? 2 : 4, "", path, &n, uncached.get());
   // Shards are immutable; a length change since read_shard_info means the file was replaced.
-  if (n != info.num_tokens || docs != info.num_docs) {
-    bad(path, "/tokens now holds " + std::to_string(n) + " tokens and /doc_offsets " + std::to_string(docs) +
-                  " entries, " + std::to_string(info.num_tokens) + " and " + std::to_string(info.num_docs) +
+  if (n != info.num_tokens) {
+    bad(path, "/tokens now holds " + std::to_string(n) + " tokens, " + std::to_string(info.num_tokens) +
                   " when first opened; shards must not change while kiln reads them");
   }
-  // Chunk cache off for unfiltered chunked data (see above). A compressed chunk must be inflated
-  // whole anyway, so filtered datasets (not written by kiln, but valid HDF5) keep HDF5's cache.
   io::H5Id dcpl(H5Dget_create_plist(m.tokens.get()));
   m.chunk = info.num_tokens;
   if (dcpl.ok() && H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
     hsize_t dim = 0;
     if (H5Pget_chunk(dcpl.get(), 1, &dim) == 1) m.chunk = int64_t(dim);
-    if (H5Pget_nfilters(dcpl.get()) == 0) {
-      io::H5Id dapl(H5Pcreate(H5P_DATASET_ACCESS));
-      if (dapl.ok() && H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0) >= 0) {
-        io::H5Id uncached(H5Dopen2(m.file.get(), "tokens", dapl.get()));
-        if (uncached.ok()) m.tokens = std::move(uncached);
-      }
+    // A compressed chunk must be inflated whole anyway, so filtered datasets (not written by kiln,
+    // but valid HDF5) are reopened with HDF5's default cache.
+    if (H5Pget_nfilters(dcpl.get()) > 0) {
+      m.tokens.reset();
+      m.tokens = open_1d(m.file.get(), "tokens", m.narrow ? 2 : 4, "", path, &n);
     }
   }
   m.tokens_space = io::H5Id(H5Dget_space(m.tokens.get()));
-  m.offsets_space = io::H5Id(H5Dget_space(m.offsets.get()));
-  if (!m.tokens_space.ok() || !m.offsets_space.ok()) bad(path, with_hdf5_reason("cannot inspect /tokens"));
+  if (!m.tokens_space.ok()) bad(path, with_hdf5_reason("cannot inspect /tokens"));
 }
 
 ShardReader::~ShardReader() = default;
@@ -304,6 +306,17 @@ void ShardReader::read_doc_offsets(int64_t begin, int64_t count, uint64_t* dst) 
   m.check_range("doc_offsets", begin, count, m.info.num_docs);
   if (count == 0) return;
   io::QuietHdf5 quiet;
+  if (!m.offsets.ok()) {
+    // Opened on first use: the loader never needs it, and every open counts when files reopen.
+    int64_t docs = 0;
+    m.offsets = open_1d(m.file.get(), "doc_offsets", 8, "", m.info.path, &docs);
+    m.offsets_space = io::H5Id(H5Dget_space(m.offsets.get()));
+    if (docs != m.info.num_docs || !m.offsets_space.ok()) {
+      bad(m.info.path, "/doc_offsets now holds " + std::to_string(docs) + " entries, " +
+                           std::to_string(m.info.num_docs) + " when first opened; shards must not change "
+                           "while kiln reads them");
+    }
+  }
   if (!m.read_range(m.offsets.get(), m.offsets_space.get(), H5T_NATIVE_UINT64, begin, count, dst)) {
     bad(m.info.path, with_hdf5_reason("reading /doc_offsets [" + std::to_string(begin) + ", " +
                                       std::to_string(begin + count) + ") failed") +

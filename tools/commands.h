@@ -8,8 +8,15 @@
 
 namespace tools {
 
+// Thrown by a command to end the process with a specific exit code (e.g. 3: stopped by a signal
+// after a clean checkpoint, CONTRACTS §1). main.cpp turns it into the return value.
+struct ExitCode {
+  int code;
+};
+
 void add_train_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
 void print_version();
 
 }  // namespace tools

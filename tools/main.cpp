@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "print the version and build features (CUDA, NCCL, cuDNN, MPI, HDF5) and exit");
   tools::add_train_command(app);
   tools::add_prepare_command(app);
+  tools::add_inspect_command(app);
   // --version needs no subcommand.
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--version") {
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const tools::ExitCode& e) {
+    return e.code;
   } catch (const kernels::InputError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "%skiln: error: %s\n", kernels::rank_prefix().c_str(), e.what());

@@ -16,9 +16,31 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-Metrics::Metrics(const std::string& run_dir, int max_steps) : max_steps_(max_steps) {
-  train_.open(run_dir + "/metrics.jsonl", std::ios::trunc);
-  eval_.open(run_dir + "/eval.jsonl", std::ios::trunc);
+namespace {
+// Rewrites a .jsonl file keeping only the lines whose "step" is <= last_step (atomic: tmp + rename).
+void keep_steps_through(const std::string& path, int last_step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].is_number() && j["step"].get<int>() <= last_step)
+      kept += line + "\n";
+  }
+  in.close();
+  { std::ofstream(path + ".tmp", std::ios::trunc) << kept; }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+}  // namespace
+
+Metrics::Metrics(const std::string& run_dir, int max_steps, int resumed_step) : max_steps_(max_steps) {
+  const auto mode = resumed_step < 0 ? std::ios::trunc : std::ios::app;
+  if (resumed_step >= 0) {
+    keep_steps_through(run_dir + "/metrics.jsonl", resumed_step);
+    keep_steps_through(run_dir + "/eval.jsonl", resumed_step);
+  }
+  train_.open(run_dir + "/metrics.jsonl", mode);
+  eval_.open(run_dir + "/eval.jsonl", mode);
   KILN_REQUIRE_INPUT(train_ && eval_, "run folder '" + run_dir + "': cannot write metrics.jsonl / eval.jsonl");
 }
 

@@ -25,8 +25,10 @@ struct TrainRecord {
 
 class Metrics {
  public:
-  // Opens (truncating) the two .jsonl files in run_dir. Only rank 0 should construct one.
-  Metrics(const std::string& run_dir, int max_steps);
+  // Opens the two .jsonl files in run_dir. Only rank 0 should construct one. A fresh run
+  // (resumed_step < 0) truncates them; a resumed one keeps the lines up to resumed_step and drops
+  // those past it (written after that checkpoint by the run that stopped), so each step appears once.
+  Metrics(const std::string& run_dir, int max_steps, int resumed_step = -1);
   void log_train(const TrainRecord& r, double elapsed_s);
   void log_eval(int step, int64_t tokens, const EvalResult& e);
 

@@ -54,6 +54,15 @@ class AdamW {
   // loss_scale is the factor the gradients carry (1 unless fp16).
   StepStats step(double lr, double loss_scale);
   int steps_taken() const { return t_; }
+  void set_steps_taken(int t) { t_ = t; }  // on resume: AdamW's bias correction continues
+
+  // What checkpoints need to see of the state (trainer/snapshot.cpp). Under ZeRO-1 the moments
+  // (and, when the compute dtype is not fp32, the master) exist only for the owned block.
+  bool zero1() const { return g_.zero1; }
+  parallel::ShardRange owned() const { return own_; }
+  Tensor shard_m() const { return shard_m_; }
+  Tensor shard_v() const { return shard_v_; }
+  Tensor shard_master() const { return shard_master_; }  // empty unless ZeRO-1 with bf16/fp16 compute
 
  private:
   double grad_norm(Tensor grads, int64_t first_element);

@@ -8,7 +8,9 @@
 #include "configs/validate.h"
 #include "kernels/check.h"
 #include "trainer/flops.h"
+#include "parallel/comm_self.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/signals.h"
 
 namespace trainer {
 
@@ -63,12 +65,23 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
 
   // The run folder and its resolved config exist before step 0 (CONTRACTS §2); rank 0 writes them.
   run_dir_ = (fs::path(cfg.run.out_dir) / cfg.run.name).string();
+  ckpt_dir_ = run_dir_ + "/checkpoints";
+  if (groups_) {
+    world_ = groups_->world.get();
+  } else {
+    own_world_ = std::make_unique<parallel::SelfComm>();
+    world_ = own_world_.get();
+  }
   if (is_root()) {
     std::error_code ec;
-    fs::create_directories(run_dir_, ec);
-    KILN_REQUIRE_INPUT(!ec, "run.out_dir: cannot create '" + run_dir_ + "': " + ec.message());
+    fs::create_directories(ckpt_dir_, ec);
+    KILN_REQUIRE_INPUT(!ec, "run.out_dir: cannot create '" + ckpt_dir_ + "': " + ec.message());
     configs::write_config(cfg, run_dir_ + "/config.yaml");
+    checkpoint::clean_stale(ckpt_dir_);  // a save that was killed before its commit
   }
+  world_->barrier();
+  saver_ = std::make_unique<checkpoint::Saver>(ckpt_dir_, cfg.checkpoint.keep_last, *world_);
+  resume_if_asked();
 }
 
 double Trainer::average_over_dp(double x) {
@@ -122,12 +135,14 @@ void Trainer::print_banner() const {
   std::fflush(stdout);
 }
 
-RunSummary Trainer::run() {
+RunSummary Trainer::run(int stop_at_step) {
   RunSummary sum;
   sum.run_dir = run_dir_;
   print_banner();
+  sum.resumed_from_step = resumed_step_;
+  install_stop_signal_handlers();
   std::unique_ptr<Metrics> metrics;  // rank 0 only writes and prints
-  if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps);
+  if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
   const double flops_token = flops_per_token(cfg_.model);
   const auto start = Clock::now();
   auto last_log = start;
@@ -167,7 +182,18 @@ RunSummary Trainer::run() {
       sum.evaluated = true;
       if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }
+    saver_->commit(/*wait=*/false);  // a background save that every rank has finished
+    if (cfg_.checkpoint.every > 0 && step_ % cfg_.checkpoint.every == 0) save_checkpoint();
+    if (stop_agreed() || step_ == stop_at_step) {
+      if (last_saved_step_ != step_) save_checkpoint();
+      sum.stopped_by_signal = true;
+      break;
+    }
   }
+  // The end of a run (or a stop) is always checkpointed when checkpoints are on, and every save
+  // is committed before returning: no run loses a checkpoint.
+  if (cfg_.checkpoint.every > 0 && last_saved_step_ != step_ && step_ > 0) save_checkpoint();
+  saver_->commit(/*wait=*/true);
   sum.steps = step_;
   sum.tokens_per_s = time_after_first > 0 ? double(tokens_after_first) / time_after_first : 0;
   return sum;

@@ -26,9 +26,9 @@
 #include "kernels/tensor.h"
 
 // The one CUDA error check: any failing runtime call ends in kernels::fail (exit 1, file:line).
-#define KILN_CUDA_CHECK(call)                                                                 \
-  do {                                                                                        \
-    cudaError_t e_ = (call);                                                                  \
+#define KILN_CUDA_CHECK(call)                                                                  \
+  do {                                                                                         \
+    cudaError_t e_ = (call);                                                                   \
     if (e_ != cudaSuccess) ::kernels::fail(#call, cudaGetErrorString(e_), __FILE__, __LINE__); \
   } while (0)
 
@@ -81,7 +81,8 @@ inline void check_present(const char* op, std::initializer_list<NamedTensor> ts)
 }
 
 inline void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
-  KILN_CHECK(t.shape == want, op_msg(op, std::string(name) + " has shape " + t.shape.str() + ", expected " + want.str()));
+  KILN_CHECK(t.shape == want,
+             op_msg(op, std::string(name) + " has shape " + t.shape.str() + ", expected " + want.str()));
 }
 
 inline void check_numel(const char* op, const char* name, const Tensor& t, int64_t want) {
@@ -98,9 +99,9 @@ inline int64_t last_dim(const Tensor& t) { return t.shape.ndim ? t.shape[t.shape
 
 // The compute dtype must be one the GPU kernels are built for.
 inline void check_compute_dtype(const char* op, const char* name, DType d) {
-  KILN_CHECK(d != DType::F64, op_msg(op, std::string(name) +
-                                             " is fp64: fp64 runs only on the CPU backend (gradient checks); "
-                                             "the CUDA backend takes fp32, bf16 or fp16"));
+  KILN_CHECK(d != DType::F64,
+             op_msg(op, std::string(name) + " is fp64: fp64 runs only on the CPU backend (gradient checks); "
+                                            "the CUDA backend takes fp32, bf16 or fp16"));
   KILN_CHECK(d == DType::F32 || d == DType::BF16 || d == DType::F16,
              op_msg(op, std::string(name) + " must be fp32, bf16 or fp16, got " + dtype_name(d)));
 }
@@ -109,9 +110,9 @@ inline void check_compute_dtype(const char* op, const char* name, DType d) {
 inline void check_same_dtype(const char* op, DType want, std::initializer_list<NamedTensor> ts) {
   for (const NamedTensor& n : ts) {
     if (n.t->empty()) continue;
-    KILN_CHECK(n.t->dtype == want, op_msg(op, std::string(n.name) + " is " + dtype_name(n.t->dtype) +
-                                                  ", but this call computes in " + dtype_name(want) +
-                                                  " (activations and weights share one dtype on the GPU)"));
+    KILN_CHECK(n.t->dtype == want,
+               op_msg(op, std::string(n.name) + " is " + dtype_name(n.t->dtype) + ", but this call computes in " +
+                              dtype_name(want) + " (activations and weights share one dtype on the GPU)"));
   }
 }
 
@@ -124,29 +125,43 @@ inline void check_grad_dtype(const char* op, const char* name, const Tensor& t, 
 }
 
 inline void check_stat(const char* op, const char* name, const Tensor& t) {
-  KILN_CHECK(t.dtype == DType::F32, op_msg(op, std::string(name) + " (a statistic/loss) must be fp32, got " +
-                                                   dtype_name(t.dtype)));
+  KILN_CHECK(t.dtype == DType::F32,
+             op_msg(op, std::string(name) + " (a statistic/loss) must be fp32, got " + dtype_name(t.dtype)));
 }
 
-template <class T> T* ptr(const Tensor& t) { return static_cast<T*>(t.data); }
-template <class T> T* ptr_or_null(const Tensor& t) { return t.empty() ? nullptr : static_cast<T*>(t.data); }
+template <class T>
+T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.data);
+}
+template <class T>
+T* ptr_or_null(const Tensor& t) {
+  return t.empty() ? nullptr : static_cast<T*>(t.data);
+}
 
 // Calls fn(float{}), fn(__nv_bfloat16{}) or fn(__half{}) for the device scalar that stores d.
 template <class Fn>
 void dispatch_float(const char* op, const char* name, DType d, Fn&& fn) {
   check_compute_dtype(op, name, d);
   switch (d) {
-    case DType::F32: fn(float{}); return;
-    case DType::BF16: fn(__nv_bfloat16{}); return;
-    default: fn(__half{}); return;
+    case DType::F32:
+      fn(float{});
+      return;
+    case DType::BF16:
+      fn(__nv_bfloat16{});
+      return;
+    default:
+      fn(__half{});
+      return;
   }
 }
 
 // For a parameter gradient of dtype d in a call computing in Act: fn(float{}) or fn(Act{}).
 template <class Act, class Fn>
 void dispatch_grad(DType d, Fn&& fn) {
-  if (d == DType::F32) fn(float{});
-  else fn(Act{});
+  if (d == DType::F32)
+    fn(float{});
+  else
+    fn(Act{});
 }
 
 // ---- conversions: all math in fp32, one round-to-nearest-even per stored value ----------------
@@ -155,10 +170,20 @@ __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 
-template <class T> __device__ __forceinline__ T from_float(float x);
-template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <class T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
 
 // ---- reductions --------------------------------------------------------------------------------
 // Fixed butterfly order: the result is the same on every run and in every lane.
@@ -182,6 +207,17 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
   __syncthreads();
   v = lane < n_warps ? shared[lane] : 0.f;
   return warp_sum(v);
+}
+
+// Max over the block, as block_sum.
+__device__ __forceinline__ float block_max(float v, float* shared) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  v = lane < n_warps ? shared[lane] : -INFINITY;
+  return warp_max(v);
 }
 
 }  // namespace kernels::cuda

@@ -18,11 +18,11 @@
 
 #include "kernels/cuda/common.cuh"
 
-#define KILN_CUBLAS_CHECK(call)                                                                          \
-  do {                                                                                                   \
-    cublasStatus_t s_ = (call);                                                                          \
-    if (s_ != CUBLAS_STATUS_SUCCESS) ::kernels::fail(#call, ::kernels::cuda::cublas_status_name(s_),     \
-                                                     __FILE__, __LINE__);                                \
+#define KILN_CUBLAS_CHECK(call)                                                            \
+  do {                                                                                     \
+    cublasStatus_t s_ = (call);                                                            \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                       \
+      ::kernels::fail(#call, ::kernels::cuda::cublas_status_name(s_), __FILE__, __LINE__); \
   } while (0)
 
 namespace kernels::cuda {

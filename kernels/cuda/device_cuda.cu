@@ -64,9 +64,7 @@ void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, si
   KILN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 }
 
-void memset_zero(void* p, size_t bytes, Stream s) {
-  KILN_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream(s)));
-}
+void memset_zero(void* p, size_t bytes, Stream s) { KILN_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream(s))); }
 
 void synchronize() { KILN_CUDA_CHECK(cudaDeviceSynchronize()); }
 

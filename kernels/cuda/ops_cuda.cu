@@ -1,11 +1,32 @@
 // kernels/cuda/ops_cuda.cu
-// Registers the CUDA kernels in the op table. The fused kernels, cuBLASLt matmuls and cuDNN
-// attention arrive with the CUDA backend (issue 3); entries left null here mean "not available",
-// and kernels::cuda_backend_ready() reports false until all are set.
+// The CUDA backend's op table: the one place that wires names to the GPU entry points.
+// Read by kernels::ops_for(Device::kCuda) (backend.cpp), which refuses a table with a null entry,
+// and by tests/kernels_cuda. Every entry is set.
 #include "kernels/cuda/ops_cuda.h"
 
 namespace kernels::cuda {
+
 extern const Ops kOps = {
     .name = "cuda",
+    .embedding_forward = embedding_forward,
+    .embedding_backward = embedding_backward,
+    .layernorm_forward = layernorm_forward,
+    .layernorm_backward = layernorm_backward,
+    .matmul_forward = matmul_forward,
+    .matmul_backward = matmul_backward,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
+    .gelu_forward = gelu_forward,
+    .gelu_backward = gelu_backward,
+    .residual_forward = residual_forward,
+    .softmax_xent = softmax_xent,
+    .xent_shard_max = xent_shard_max,
+    .xent_shard_sumexp = xent_shard_sumexp,
+    .xent_shard_finish = xent_shard_finish,
+    .adamw_update = adamw_update,
+    .sum_squares = sum_squares,
+    .cast = cast,
+    .zero = zero,
 };
+
 }  // namespace kernels::cuda

@@ -1,10 +1,46 @@
 // kernels/cuda/ops_cuda.h
-// The CUDA op table. Its entries are filled in by the CUDA backend (issue 3); until an entry is
-// non-null the switchboard (kernels/backend.cpp) does not offer the CUDA backend for training.
+// The CUDA op table and its entry points, one per kernels/cuda/<name>.cu file (the same names and
+// signatures as kernels/cpu/). Plain C++: the switchboard (kernels/backend.cpp) includes it, and it
+// pulls in no CUDA header. Semantics, shapes and dtypes: kernels/ops.h.
 #pragma once
 
 #include "kernels/ops.h"
 
 namespace kernels::cuda {
+
 extern const Ops kOps;
+
+// embedding.cu
+void embedding_forward(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vocab_start, Stream s);
+void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s);
+// layernorm.cu
+void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream s);
+void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight, Tensor mean,
+                        Tensor rstd, Stream s);
+// matmul.cu
+void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream s);
+void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight, Stream s);
+// attention.cu
+void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
+void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s);
+// gelu.cu
+void gelu_forward(Tensor out, Tensor inp, Stream s);
+void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);
+// elementwise.cu
+void residual_forward(Tensor out, Tensor a, Tensor b, Stream s);
+void cast(Tensor dst, Tensor src, Stream s);
+void zero(Tensor x, Stream s);
+// softmax_xent.cu
+void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, int vocab_real, float dloss, Stream s);
+// xent_shard.cu
+void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_real, Stream s);
+void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Tensor targets, Tensor row_max,
+                       int vocab_start, int vocab_real, Stream s);
+void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max, Tensor row_sumexp,
+                       Tensor target_logit, int vocab_start, int vocab_real, float dloss, Stream s);
+// adamw.cu
+void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s);
+// reduce.cu
+void sum_squares(Tensor out, Tensor x, Stream s);
+
 }  // namespace kernels::cuda

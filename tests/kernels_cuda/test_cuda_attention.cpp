@@ -1,0 +1,82 @@
+// tests/kernels_cuda/test_cuda_attention.cpp
+// CUDA flash-attention kernels vs the CPU reference: out, lse (forward) and dqkv (backward), in
+// fp32 (1e-5) and bf16 (1e-2), at GPT-2 shapes (hs 64) and at head sizes and sequence lengths that
+// are not multiples of the tiles (hs 16, 80, 128; T 1, 65, 100). Causality is checked directly.
+// Skip without a GPU.
+#include "tests/kernels_cuda/cuda_test_util.h"
+
+namespace kernels::test {
+namespace {
+
+const Stream kStream{};
+
+void check_attention(DType dt, int64_t B, int64_t T, int64_t C, int64_t NH) {
+  const std::string shape = fmt("B%lld T%lld C%lld NH%lld", (long long)B, (long long)T, (long long)C, (long long)NH);
+  TypedTensor qkv(dt, {B, T, 3 * C}, randn(B * T * 3 * C, 60)), dout(dt, {B, T, C}, randn(B * T * C, 61));
+  TypedTensor out(dt, {B, T, C}), lse(DType::F32, {B, NH, T});
+  GpuTensor qkvg(qkv), doutg(dout), outg(dt, {B, T, C}), lseg(DType::F32, {B, NH, T});
+  cpu_ops().attention_forward(out.t(), lse.t(), qkv.t(), int(NH), Stream::host());
+  gpu_ops().attention_forward(outg.t(), lseg.t(), qkvg.t(), int(NH), kStream);
+  expect_close(outg.get(), out.get(), tol_for(dt), label("attention out", dt, shape));
+  expect_close(lseg.get(), lse.get(), 1e-5, label("attention lse", dt, shape));
+
+  // Backward on the CPU's out and lse, so only the backward kernels' error is measured. dqkv
+  // starts as garbage: every element must be overwritten.
+  TypedTensor dqkv(dt, {B, T, 3 * C});
+  TypedTensor garbage(dt, {B, T, 3 * C}, randn(B * T * 3 * C, 62, 100.0));
+  GpuTensor dqkvg(garbage), out_in(out), lse_in(lse);
+  cpu_ops().attention_backward(dqkv.t(), dout.t(), qkv.t(), out.t(), lse.t(), int(NH), Stream::host());
+  gpu_ops().attention_backward(dqkvg.t(), doutg.t(), qkvg.t(), out_in.t(), lse_in.t(), int(NH), kStream);
+  expect_close(dqkvg.get(), dqkv.get(), tol_for(dt), label("attention dqkv", dt, shape));
+}
+
+TEST(CudaAttention, MatchesCpuAtGpt2Shapes) {
+  KILN_REQUIRE_GPU();
+  check_attention(DType::F32, 4, 256, 768, 12);
+  check_attention(DType::BF16, 4, 256, 768, 12);
+  check_attention(DType::BF16, 1, 1024, 768, 12);  // full GPT-2 context
+}
+
+TEST(CudaAttention, MatchesCpuAtAwkwardShapes) {
+  KILN_REQUIRE_GPU();
+  check_attention(DType::F32, 2, 100, 64, 4);   // hs 16, T not a multiple of the tiles
+  check_attention(DType::F32, 1, 65, 160, 2);   // hs 80 (padded to 128)
+  check_attention(DType::F32, 2, 130, 256, 2);  // hs 128
+  check_attention(DType::BF16, 3, 77, 96, 3);   // hs 32
+  check_attention(DType::F16, 2, 64, 128, 2);
+  check_attention(DType::F32, 2, 1, 64, 1);  // T = 1
+}
+
+TEST(CudaAttention, IsCausal) {
+  KILN_REQUIRE_GPU();
+  // Changing token t's q, k and v must not change any output before t.
+  const int64_t B = 1, T = 96, C = 128, NH = 2, t = 70;
+  std::vector<double> a = randn(B * T * 3 * C, 63), b = a;
+  for (int64_t i = t * 3 * C; i < (t + 1) * 3 * C; ++i) b[size_t(i)] += 1.0;
+  TypedTensor qa(DType::F32, {B, T, 3 * C}, a), qb(DType::F32, {B, T, 3 * C}, b);
+  GpuTensor ga(qa), gb(qb), oa(DType::F32, {B, T, C}), ob(DType::F32, {B, T, C});
+  GpuTensor la(DType::F32, {B, NH, T}), lb(DType::F32, {B, NH, T});
+  gpu_ops().attention_forward(oa.t(), la.t(), ga.t(), int(NH), kStream);
+  gpu_ops().attention_forward(ob.t(), lb.t(), gb.t(), int(NH), kStream);
+  const std::vector<double> va = oa.get(), vb = ob.get();
+  for (int64_t i = 0; i < t * C; ++i) ASSERT_EQ(va[size_t(i)], vb[size_t(i)]) << "output " << i << " saw the future";
+  double changed = 0;
+  for (int64_t i = t * C; i < T * C; ++i) changed += std::fabs(va[size_t(i)] - vb[size_t(i)]);
+  EXPECT_GT(changed, 0.0);
+}
+
+TEST(CudaAttention, IsDeterministic) {
+  KILN_REQUIRE_GPU();
+  const int64_t B = 2, T = 200, C = 768, NH = 12;
+  TypedTensor qkv(DType::BF16, {B, T, 3 * C}, randn(B * T * 3 * C, 64)),
+      dout(DType::BF16, {B, T, C}, randn(B * T * C, 65));
+  GpuTensor q(qkv), d(dout), o(DType::BF16, {B, T, C}), l(DType::F32, {B, NH, T});
+  GpuTensor dq1(DType::BF16, {B, T, 3 * C}), dq2(DType::BF16, {B, T, 3 * C});
+  gpu_ops().attention_forward(o.t(), l.t(), q.t(), int(NH), kStream);
+  gpu_ops().attention_backward(dq1.t(), d.t(), q.t(), o.t(), l.t(), int(NH), kStream);
+  gpu_ops().attention_backward(dq2.t(), d.t(), q.t(), o.t(), l.t(), int(NH), kStream);
+  EXPECT_EQ(dq1.get(), dq2.get());
+}
+
+}  // namespace
+}  // namespace kernels::test
