@@ -6,8 +6,6 @@
 //
 // Called by the other checkpoint/*.cpp files. Pure functions except read_text_file and HostBuffer;
 // no HDF5, no MPI.
-#include <sys/mman.h>
-
 #include <cinttypes>
 #include <cstdlib>
 #include <new>
@@ -139,14 +137,13 @@ HostBuffer::~HostBuffer() { std::free(p_); }
 
 std::byte* HostBuffer::reserve(size_t bytes) {
   if (bytes <= cap_ && p_ != nullptr) return p_;
-  constexpr size_t kHuge = size_t(2) << 20;
-  const size_t size = (std::max<size_t>(bytes, 1) + kHuge - 1) / kHuge * kHuge;
+  constexpr size_t kPage = size_t(4) << 10;
+  const size_t size = (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage;
   std::free(p_);  // before the new allocation: peak memory of one buffer, not two
   p_ = nullptr;
   cap_ = 0;
-  void* p = std::aligned_alloc(kHuge, size);
+  void* p = std::aligned_alloc(kPage, size);  // page-aligned: memcpy and HDF5 I/O at full speed
   if (p == nullptr) throw std::bad_alloc();
-  ::madvise(p, size, MADV_HUGEPAGE);  // a hint: ignored where THP is off
   p_ = static_cast<std::byte*>(p);
   cap_ = size;
   return p_;

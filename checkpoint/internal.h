@@ -110,9 +110,10 @@ std::string read_latest(const std::string& dir);
 
 // ---- host memory (format.cpp) ---------------------------------------------------------------------
 // A growable host buffer for the saver's staging copy and load's slice reads. Reused across calls
-// (grows, never shrinks; contents are not kept when it grows) and backed by transparent huge pages
-// where the kernel allows (2 MiB aligned + MADV_HUGEPAGE): first-touch page faults were the
-// largest cost of a fresh 1.7 GB copy.
+// (grows, never shrinks; contents are not kept when it grows): first-touch page faults are most
+// of the cost of copying into fresh memory (bench: ~1.2-2 s vs 0.3 s for 1.7 GB). Transparent huge
+// pages were tried and dropped: with defrag=madvise their first touch ranged 0.5-4 s (compaction
+// stalls), worse for a save's stall than plain pages.
 class HostBuffer {
  public:
   HostBuffer() = default;

@@ -3,9 +3,8 @@
 //
 // Registered by main.cpp. PATH is dispatched to the first inspector in kInspectors whose matcher
 // accepts it; each prints human-readable lines and returns the JSON object that becomes the last
-// line of stdout (CONTRACTS §1, §6). Only token shards exist so far: checkpoints (CONTRACTS §5)
-// will be a second inspector listed *before* shards, because a checkpoint folder holds *.h5 files
-// too. Bad input is a kernels::InputError naming the file (exit 2 via main.cpp); this file does no
+// line of stdout (CONTRACTS §1, §6): token shards and checkpoints (CONTRACTS §5, listed first,
+// because a checkpoint folder holds *.h5 files too). Bad input is a kernels::InputError naming the file (exit 2 via main.cpp); this file does no
 // checking of its own beyond choosing the inspector: data/inspect.cpp decides what is valid.
 #include <nlohmann/json.hpp>
 
@@ -15,6 +14,7 @@
 #include <string>
 #include <system_error>
 
+#include "checkpoint/inspect.h"
 #include "data/inspect.h"
 #include "kernels/check.h"
 #include "tools/commands.h"
@@ -89,37 +89,52 @@ Json describe_shards(const std::string& path, bool verify) {
   return j;
 }
 
-// First match wins. Checkpoints go above shards when they land (see the file comment).
+// A checkpoint folder (manifest.yaml) or a checkpoints folder (`latest`, which is followed).
+bool is_checkpoint_path(const fs::path& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) &&
+         (fs::exists(path / "manifest.yaml", ec) || fs::exists(path / "latest", ec));
+}
+
+// checkpoint::print_inspect prints its table and its JSON line itself: return null so it is not
+// printed twice.
+Json describe_checkpoint(const std::string& path, bool verify) {
+  checkpoint::print_inspect(path, verify);
+  return Json(nullptr);
+}
+
+// First match wins: checkpoints before shards, because a checkpoint folder holds *.h5 files too.
 const Inspector kInspectors[] = {
+    {"checkpoint", is_checkpoint_path, describe_checkpoint},
     {"shards", is_shard_path, describe_shards},
 };
 
 void run_inspect(const InspectArgs& a) {
   std::error_code ec;
   if (!fs::exists(a.path, ec)) {
-    throw kernels::InputError("inspect: " + a.path + " does not exist (expected a token shard file or a folder of them)");
+    throw kernels::InputError("inspect: " + a.path + " does not exist (expected a token shard file, a folder of them, or a checkpoint)");
   }
   for (const Inspector& in : kInspectors) {
     if (!in.matches(a.path)) continue;
     const Json summary = in.describe(a.path, a.verify);
     // Invalid UTF-8 in an attribute must not turn a finished inspection into a crash.
-    std::printf("%s\n", summary.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+    if (!summary.is_null()) std::printf("%s\n", summary.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
     return;
   }
-  throw kernels::InputError("inspect: " + a.path + " is neither a token shard file nor a folder of them");
+  throw kernels::InputError("inspect: " + a.path + " is neither a token shard file, a folder of them, nor a checkpoint folder");
 }
 
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Describe, and with --verify fully check, token shards.");
-  cmd->add_option("path", args->path, "a token shard (.h5) or a folder of them (train_*.h5, val_*.h5, tokenizer/)")
+  CLI::App* cmd = app.add_subcommand("inspect", "Describe, and with --verify fully check, token shards or a checkpoint.");
+  cmd->add_option("path", args->path, "a token shard (.h5), a folder of them (train_*.h5, val_*.h5, tokenizer/), a checkpoint folder (manifest.yaml) or a checkpoints folder (latest)")
       ->required();
   cmd->add_flag("--verify", args->verify,
-                "read everything: every id < vocab_size, doc_offsets, attributes, and that tokenizer/ loads "
-                "and matches the shards");
-  cmd->footer("Prints one line per shard and totals; the last line of stdout is one JSON object.\n"
+                "read everything: shards: every id < vocab_size, doc_offsets, attributes, and that tokenizer/ "
+                "loads and matches; checkpoints: every slice's CRC32C");
+  cmd->footer("Prints one line per shard (or per checkpoint tensor) and totals; the last line of stdout is one JSON object.\n"
               "Exit codes: 0 fine, 2 a bad or inconsistent file (the message names it).");
   cmd->callback([args] { run_inspect(*args); });
 }

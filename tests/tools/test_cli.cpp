@@ -117,6 +117,29 @@ TEST(Cli, MisconfiguredLayoutExitsTwoBeforeAllocating) {
   EXPECT_NE(r.out.find("parallel.tp"), std::string::npos) << r.out;
 }
 
+TEST(Cli, SigtermSavesACheckpointAndExitsThreeThenResumes) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  const std::string cfg = prepared(dir);
+  // A long run, stopped by SIGTERM once it is under way (Slurm's preemption signal).
+  const Result r = run("train " + cfg + " train.max_steps=1000000 train.log_every=1 checkpoint.every=0 & pid=$!; "
+                       "sleep 2; kill -TERM $pid; wait $pid; echo EXIT=$?");
+  EXPECT_NE(r.out.find("EXIT=3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stopped by a signal"), std::string::npos) << r.out;
+  const std::string latest = dir + "/runs/r/checkpoints/latest";
+  ASSERT_TRUE(fs::exists(latest)) << r.out;
+  std::string name;
+  std::ifstream(latest) >> name;
+  const int saved = std::stoi(name.substr(5));
+  EXPECT_GT(saved, 0);
+  // The same command again resumes from it and trains on to max_steps.
+  const Result again = run("train " + cfg + " train.max_steps=" + std::to_string(saved + 2));
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("resumed from"), std::string::npos) << again.out;
+  const Result inspect = run("inspect " + dir + "/runs/r/checkpoints --verify");
+  EXPECT_EQ(inspect.code, 0) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"step\":" + std::to_string(saved + 2)), std::string::npos) << inspect.out;
+}
+
 TEST(Cli, MissingDataGlobExitsTwoNamingThePattern) {
   const std::string dir = kiln_test::scratch_dir("cli");
   const std::string cfg = prepared(dir);
