@@ -17,6 +17,7 @@
 // found no input where an aliased pair is ever adjacent when its rank would be consulted, and all
 // the reference comparisons agree, so kiln implements the pair semantics of OpenAI's encoder.py.
 #include "data/tokenizer_gpt2.h"
+#include "data/utf8.h"
 
 #include <algorithm>
 #include <atomic>
@@ -136,7 +137,11 @@ class Gpt2Tokenizer final : public Tokenizer {
       cache.owner = instance_;
     }
     std::vector<uint32_t> sym;
-    Pretokenizer pre(bytes);
+    // Ill-formed UTF-8 is decoded the way the reference sees it (U+FFFD per maximal subpart), so
+    // ids equal the reference's on any bytes. Valid text (the usual case) is not copied.
+    std::string replaced;
+    if (!utf8_valid(bytes)) replaced = utf8_replace_invalid(bytes);
+    Pretokenizer pre(replaced.empty() ? bytes : replaced);
     for (std::string_view piece; pre.next(&piece);) {
       PieceCache::Slot* slot = nullptr;
       if (piece.size() <= kMaxCachedPiece) {

