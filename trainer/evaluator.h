@@ -29,7 +29,6 @@ class Evaluator {
   // pattern: val shard glob; the tokenizer is read from the first shard's folder (tokenizer/).
   Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches);
   EvalResult run(Gpt2Model& model) const;
-  int64_t sequences() const { return int64_t(windows_.size()); }
 
  private:
   int seq_len_, micro_batch_;

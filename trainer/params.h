@@ -57,7 +57,6 @@ class ParamArena {
   // Frees the full master copy once a ZeRO-1 optimizer holds its own block of it (bf16 runs; with
   // fp32 compute the master is the compute copy and must stay).
   void release_master();
-  bool has_master() const { return master_.data() != nullptr; }
 
   int size() const { return int(specs_.size()); }
   const ParamSpec& spec(int i) const { return specs_[size_t(i)]; }

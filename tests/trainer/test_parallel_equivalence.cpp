@@ -15,6 +15,7 @@
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tests/common/test_support.h"
+#include "tests/trainer/trainer_test_util.h"
 #include "trainer/comm_volume.h"
 #include "trainer/trainer.h"
 
@@ -36,43 +37,20 @@ std::string corpus() {
   dir = (fs::path(env ? env : "/tmp/kiln_test") / "trainer_mpi_corpus").string();
   if (world().rank() == 0) {
     fs::remove_all(dir);
-    for (int d = 0; d < 6; ++d) {
-      std::string text;
-      for (int i = 0; i < 400; ++i) text += (i + d) % 3 ? "the sea was calm. " : "a whale rose near the ship! ";
-      kiln_test::write_file(dir + "/text/d" + std::to_string(d) + ".txt", text);
-    }
-    data::PrepareOptions po;
-    po.inputs = {dir + "/text"};
-    po.out_dir = dir + "/shards";
-    po.val_fraction = 0.2;
-    data::prepare(po);
+    trainer_test::prepare_phrase_corpus(dir, 6, 400, [](int i, int d) {
+      return (i + d) % 3 ? "the sea was calm. " : "a whale rose near the ship! ";
+    });
   }
   world().barrier();
   return dir;
 }
 
 configs::Config small_config(const std::string& name) {
-  configs::Config c;
-  c.run.out_dir = corpus() + "/runs";
-  c.run.name = name;
-  c.model.vocab_size = 256;
-  c.model.seq_len = 16;
-  c.model.n_layer = 2;
-  c.model.n_head = 4;
-  c.model.d_model = 32;
-  c.model.d_ff = 64;
-  c.data.train = corpus() + "/shards/train_*.h5";
-  c.data.val = corpus() + "/shards/val_*.h5";
-  c.train.device = "cpu";
-  c.train.precision = "fp32";
-  c.train.micro_batch = 2;
+  configs::Config c = trainer_test::cpu_run_config(corpus(), name, /*n_head=*/4);
   c.train.global_batch = 8;
   c.train.max_steps = 20;
   c.train.log_every = 5;
-  c.optim.lr = 3e-3;
-  c.optim.warmup_steps = 3;
   c.eval.every = 0;
-  c.eval.batches = 2;
   return c;
 }
 

@@ -10,6 +10,7 @@
 
 #include "data/prepare.h"
 #include "tests/common/test_support.h"
+#include "tests/trainer/trainer_test_util.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -17,39 +18,15 @@ namespace {
 namespace fs = std::filesystem;
 
 configs::Config resume_config(const std::string& dir, const std::string& name) {
-  if (!fs::exists(dir + "/shards")) {
-    for (int d = 0; d < 5; ++d) {
-      std::string text;
-      for (int i = 0; i < 300; ++i) text += (i * 7 + d) % 5 ? "to be or not to be. " : "that is the question! ";
-      kiln_test::write_file(dir + "/text/d" + std::to_string(d) + ".txt", text);
-    }
-    data::PrepareOptions po;
-    po.inputs = {dir + "/text"};
-    po.out_dir = dir + "/shards";
-    po.val_fraction = 0.2;
-    data::prepare(po);
-  }
-  configs::Config c;
-  c.run.out_dir = dir + "/runs";
-  c.run.name = name;
-  c.model.vocab_size = 256;
-  c.model.seq_len = 16;
-  c.model.n_layer = 2;
-  c.model.n_head = 2;
-  c.model.d_model = 32;
-  c.model.d_ff = 64;
-  c.data.train = dir + "/shards/train_*.h5";
-  c.data.val = dir + "/shards/val_*.h5";
-  c.train.device = "cpu";
-  c.train.precision = "fp32";
-  c.train.micro_batch = 2;
+  if (!fs::exists(dir + "/shards"))
+    trainer_test::prepare_phrase_corpus(dir, 5, 300, [](int i, int d) {
+      return (i * 7 + d) % 5 ? "to be or not to be. " : "that is the question! ";
+    });
+  configs::Config c = trainer_test::cpu_run_config(dir, name, /*n_head=*/2);
   c.train.global_batch = 4;
   c.train.max_steps = 16;
   c.train.log_every = 1;
-  c.optim.lr = 3e-3;
-  c.optim.warmup_steps = 3;
   c.eval.every = 4;
-  c.eval.batches = 2;
   c.checkpoint.every = 5;
   c.checkpoint.keep_last = 2;
   return c;
