@@ -45,6 +45,9 @@ struct RunState {
   int64_t seed = 0;              // randomness is counter-based: the seed is the whole RNG state
   int dp = 1, tp = 1, zero = 0;  // the layout that wrote it
   std::string config_yaml;       // the resolved config
+  // A folder copied into the checkpoint as tokenizer/ by rank 0 before the commit (CONTRACTS §4),
+  // so eval, sample and export need nothing but the checkpoint. Empty: none.
+  std::string tokenizer_dir;
 };
 
 struct Manifest {

@@ -9,6 +9,7 @@
 //     all-reduce, so their bytes are durable before anything points at them.
 //  2. manifest.yaml is emitted, parsed back through the same validation read_manifest uses
 //     (a save that would not load is refused here, not discovered at resume), written, fsynced.
+//     The tokenizer folder (RunState::tokenizer_dir) is copied and fsynced just before it.
 //  3. fsync(step_X.tmp/) makes the folder's entries (rank files + manifest) durable: without it
 //     a crash after the rename could leave step_X/ with names that point nowhere.
 //  4. rename(step_X.tmp, step_X) is the commit point (atomic on POSIX). fsync(checkpoints/) makes
@@ -84,6 +85,16 @@ void publish(const std::string& dir, const std::string& tmp, const RunState& sta
   for (int r = 0; r < world_size; ++r) {
     std::vector<SliceRecord> mine = parse_rank_list(tmp + "/" + rank_list_file(r));
     all.insert(all.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
+  }
+  if (!state.tokenizer_dir.empty()) {  // durable before the manifest, like the rank files
+    const fs::path to = fs::path(tmp) / "tokenizer";
+    fs::create_directories(to);
+    for (const auto& f : fs::directory_iterator(state.tokenizer_dir)) {
+      if (!f.is_regular_file()) continue;
+      fs::copy_file(f.path(), to / f.path().filename(), fs::copy_options::overwrite_existing);
+      must_fsync((to / f.path().filename()).string(), false);
+    }
+    must_fsync(to.string(), true);
   }
   const std::string text = emit_manifest(state, merge_slices(all));
   const std::string manifest = tmp + "/manifest.yaml";

@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "data/io.h"
+#include "data/shard.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_gpt2.h"
 #include "kernels/check.h"
@@ -171,6 +172,14 @@ std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec) {
   }
   if (fs::is_directory(spec, ec)) return load_tokenizer(spec);
   throw kernels::InputError("unknown tokenizer '" + spec + "' (expected byte, gpt2 or an existing tokenizer folder)");
+}
+
+std::string shard_tokenizer_dir(const std::string& shard_glob) {
+  const std::vector<std::string> shards = expand_glob(shard_glob);
+  if (shards.empty()) return "";
+  const fs::path dir = fs::path(shards.front()).parent_path() / "tokenizer";
+  std::error_code ec;
+  return fs::is_directory(dir, ec) ? dir.string() : "";
 }
 
 }  // namespace data

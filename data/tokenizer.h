@@ -44,6 +44,10 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 // data/tokenizer_gpt2.h) or a tokenizer folder. InputError when none of these fits.
 std::unique_ptr<Tokenizer> resolve_tokenizer(const std::string& spec);
 
+// The tokenizer/ folder beside the first shard matching a shard glob (CONTRACTS §4), or "" when
+// the glob matches nothing or that folder does not exist.
+std::string shard_tokenizer_dir(const std::string& shard_glob);
+
 // 12 hex digits of FNV-1a-64 over `bytes`: the hash part of every fingerprint().
 std::string fingerprint_hash(const std::string& bytes);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "configs/load.h"
+#include "data/tokenizer.h"
 #include "kernels/check.h"
 #include "trainer/signals.h"
 #include "trainer/snapshot.h"
@@ -25,6 +26,7 @@ void Trainer::save_checkpoint() {
   st.tp = layout_.tp;
   st.zero = cfg_.parallel.zero;
   st.config_yaml = configs::to_yaml(cfg_);
+  st.tokenizer_dir = data::shard_tokenizer_dir(cfg_.data.train);
   const PieceSet set = pieces_to_save(model_->params(), *optim_, layout_);
   saver_->begin(st, set.pieces);  // copies the bytes; the files are written in the background
   last_saved_step_ = step_;

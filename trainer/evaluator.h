@@ -4,7 +4,9 @@
 //   perplexity exp(loss)
 //   bits/byte  (sum of nats) / (ln 2 * bytes of text the target tokens stand for)
 // The windows are read once (consecutive, non-overlapping, from the start of the val shards) and
-// reused at every evaluation, so successive numbers are comparable.
+// reused at every evaluation, so successive numbers are comparable. Under data parallelism each dp
+// rank evaluates every dp-th micro-batch and the sums are all-reduced: the same numbers as one rank
+// (up to summation order), in 1/dp of the time.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/comm.h"
 #include "trainer/model.h"
 
 namespace trainer {
@@ -27,8 +30,11 @@ EvalResult summarize_eval(double sum_nats, int64_t tokens, int64_t bytes);
 class Evaluator {
  public:
   // pattern: val shard glob; the tokenizer is read from the first shard's folder (tokenizer/).
+  // batches < 0: every window of the shards.
   Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches);
-  EvalResult run(Gpt2Model& model) const;
+  // dp: the data-parallel group (null: one rank). Every rank of it must call run.
+  EvalResult run(Gpt2Model& model, parallel::Comm* dp = nullptr) const;
+  int64_t sequences() const { return int64_t(windows_.size()); }
 
  private:
   int seq_len_, micro_batch_;

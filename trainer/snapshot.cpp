@@ -93,4 +93,16 @@ void load_state(const checkpoint::Manifest& m, ParamArena& params, AdamW& optim)
     kernels::device_copy(t.data, t.device, set.pieces[index].data, Device::kCpu, t.nbytes());
 }
 
+void load_weights(const checkpoint::Manifest& m, ParamArena& params, const kernels::Ops& ops) {
+  PieceSet set;
+  for (int i = 0; i < params.size(); ++i) {
+    const Tensor t = params.master(i);
+    add(set, make_piece("master", params.spec(i), params, t, 0), t, /*loading=*/true);
+  }
+  checkpoint::load(m, set.pieces);
+  for (const auto& [index, t] : set.device_targets)
+    kernels::device_copy(t.data, t.device, set.pieces[index].data, Device::kCpu, t.nbytes());
+  params.sync_compute(ops);
+}
+
 }  // namespace trainer

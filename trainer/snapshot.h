@@ -33,4 +33,8 @@ PieceSet pieces_to_save(const ParamArena& params, const AdamW& optim, const para
 // checkpoint::load) when a tensor is missing or shaped differently.
 void load_state(const checkpoint::Manifest& m, ParamArena& params, AdamW& optim);
 
+// Reads only the fp32 master weights (any layout) into params and refreshes its compute copy:
+// what eval, sample and export need, without optimizer state.
+void load_weights(const checkpoint::Manifest& m, ParamArena& params, const kernels::Ops& ops);
+
 }  // namespace trainer

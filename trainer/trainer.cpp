@@ -178,7 +178,7 @@ RunSummary Trainer::run(int stop_at_step) {
     }
     const bool last = step_ == cfg_.train.max_steps;
     if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
-      sum.final_eval = evaluator_->run(*model_);
+      sum.final_eval = evaluator_->run(*model_, groups_ ? groups_->dp.get() : nullptr);
       sum.evaluated = true;
       if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }

@@ -1,0 +1,30 @@
+// trainer/trained_checkpoint.h
+// A checkpoint opened to be used rather than resumed: `kiln eval`, `sample` and `export` start here.
+// It brings the resolved config the model was trained with and the tokenizer saved beside the
+// weights, so none of them needs the training data or a config file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "checkpoint/checkpoint.h"
+#include "configs/config.h"
+#include "data/tokenizer.h"
+
+namespace trainer {
+
+struct TrainedCheckpoint {
+  std::string dir;                           // the step_XXXXXXXX folder
+  checkpoint::Manifest manifest;
+  configs::Config config;                    // as trained (manifest's resolved config)
+  std::string tokenizer_dir;                 // dir/tokenizer, or the one beside the training shards
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  int vocab_real() const { return tokenizer->vocab_size(); }
+};
+
+// `path` is a checkpoint folder, a run's checkpoints/ folder or a run folder; the latter two mean
+// the checkpoint their `latest` file names. Throws InputError naming the path when there is none,
+// or when the manifest or the tokenizer cannot be read. Tensor CRCs are checked as they are loaded.
+TrainedCheckpoint open_checkpoint(const std::string& path);
+
+}  // namespace trainer
