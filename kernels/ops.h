@@ -64,6 +64,14 @@ struct Ops {
   void (*attention_backward)(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse,
                              int n_head, Stream s);
 
+  // Attention over a KV cache, for generation (one sequence; B = 1). qkv (n,3C) holds q|k|v of n
+  // new tokens at positions pos0 .. pos0+n-1. Their k and v are first written into rows pos0 ..
+  // pos0+n-1 of k_cache, v_cache (maxT,C); then out (n,C) = softmax(q k^T / sqrt(hs)) v with new
+  // token i attending to cache rows 0 .. pos0+i. Equals attention_forward's rows for those
+  // positions when the cache holds the earlier tokens' k and v. Forward only.
+  void (*attention_cached_forward)(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head,
+                                   Stream s);
+
   // GELU, tanh approximation (GPT-2).  out = gelu(inp);  dinp = dout * gelu'(inp).
   void (*gelu_forward)(Tensor out, Tensor inp, Stream s);
   void (*gelu_backward)(Tensor dinp, Tensor dout, Tensor inp, Stream s);

@@ -1,13 +1,8 @@
 // tools/cmd_train.cpp
 // `kiln train CONFIG.yaml [section.key=value ...]`: load + validate the config (before any
 // allocation), train, and say where the run folder and its curves are.
-#include <omp.h>
-
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -16,6 +11,7 @@
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tools/commands.h"
+#include "tools/ranks.h"
 #include "trainer/trainer.h"
 
 namespace tools {
@@ -40,10 +36,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([args] {
     // Order matters: the world is discovered (MPI started under mpirun/srun), then the config and
     // the layout are validated on every rank, all before any large allocation.
-    launch::Launched launched = launch::discover();
-    // CPU ranks on one node share its cores: without this, 4 ranks x all-core OpenMP teams thrash.
-    if (!std::getenv("OMP_NUM_THREADS"))
-      omp_set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, launched.world.local_size)));
+    launch::Launched launched = start_ranks();
     const configs::Config cfg = configs::load_config(args->config, args->overrides);
     const parallel::Layout layout = parallel::make_layout(launched.world.size, launched.world.rank, cfg);
     const kernels::Device device = trainer::resolve_device_and_precision(cfg.train).device;

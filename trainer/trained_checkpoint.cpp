@@ -6,6 +6,7 @@
 
 #include "configs/load.h"
 #include "kernels/check.h"
+#include "trainer/snapshot.h"
 
 namespace trainer {
 
@@ -48,6 +49,15 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
                          std::to_string(c.tokenizer->vocab_size()) + " ids, more than model.vocab_size " +
                          std::to_string(c.config.model.vocab_size));
   return c;
+}
+
+std::unique_ptr<Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
+                                      kernels::DType compute, parallel::Comm* tp) {
+  const kernels::Ops& ops = kernels::ops_for(device);
+  auto model = std::make_unique<Gpt2Model>(c.config.model, c.vocab_real(), micro_batch, ops, device,
+                                           ModelPrecision{compute, kernels::DType::F32}, tp);
+  load_weights(c.manifest, model->params(), ops);
+  return model;
 }
 
 }  // namespace trainer

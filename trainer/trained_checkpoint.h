@@ -10,6 +10,8 @@
 #include "checkpoint/checkpoint.h"
 #include "configs/config.h"
 #include "data/tokenizer.h"
+#include "parallel/comm.h"
+#include "trainer/model.h"
 
 namespace trainer {
 
@@ -26,5 +28,11 @@ struct TrainedCheckpoint {
 // the checkpoint their `latest` file names. Throws InputError naming the path when there is none,
 // or when the manifest or the tokenizer cannot be read. Tensor CRCs are checked as they are loaded.
 TrainedCheckpoint open_checkpoint(const std::string& path);
+
+// The checkpoint's model with its weights loaded, for forward passes of micro_batch rows in the
+// given device and compute precision (fp32 master). tp: this rank's tensor-parallel group (any tp
+// that divides the model, whatever layout wrote the checkpoint), or null for none.
+std::unique_ptr<Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
+                                      kernels::DType compute, parallel::Comm* tp = nullptr);
 
 }  // namespace trainer

@@ -3,7 +3,8 @@
 // double in gradient checks). Flash-attention style memory: forward saves only the logsumexp of
 // each score row; backward rebuilds the probabilities from q, k and lse.
 // Called by attention.cpp (Ops entry points) and tests/kernels.
-// Not here: dtype dispatch, checks, dropout, non-causal masks, KV caches.
+// Not here: dtype dispatch, checks, dropout, non-causal masks. The KV-cache variant for generation
+// (attention_cached_forward_ref) is forward only.
 //
 // Layout: qkv (B,T,3C) = [q | k | v] per token, each C = NH heads x hs channels (hs = C/NH);
 // head h of q for token (b,t) is qkv[(b*T+t)*3C + h*hs + d], k adds C, v adds 2C.
@@ -116,5 +117,47 @@ void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const
 // Ops entry points (attention.cpp).
 void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s);
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s);
+
+// Generation: appends the n new tokens' k and v (from qkv (n,3C)) to the caches (maxT,C) at rows
+// pos0.., then out (n,C) = attention of each new query over cache rows 0 .. pos0+i. One task per
+// (token, head); the score loop is attention_forward_ref's, so the numbers match it.
+template <class Real>
+void attention_cached_forward_ref(Real* out, const Real* qkv, Real* k_cache, Real* v_cache, int64_t pos0, int64_t n,
+                                  int64_t C, int64_t NH) {
+  const int64_t hs = C / NH, C3 = 3 * C;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < C; ++c) {
+      k_cache[(pos0 + i) * C + c] = qkv[i * C3 + C + c];
+      v_cache[(pos0 + i) * C + c] = qkv[i * C3 + 2 * C + c];
+    }
+  const Real scale = Real(1) / std::sqrt(Real(hs));
+  const bool parallel = n * NH * (pos0 + n) * hs > (1 << 16);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<Real> p(static_cast<size_t>(pos0 + n));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t h = 0; h < NH; ++h) {
+        const Real* q = qkv + i * C3 + h * hs;
+        const int64_t keys = pos0 + i + 1;
+        Real m = -std::numeric_limits<Real>::infinity();
+        for (int64_t j = 0; j < keys; ++j) {
+          p[j] = attention_dot(q, k_cache + j * C + h * hs, hs) * scale;
+          m = std::max(m, p[j]);
+        }
+        Real sum = 0;
+        for (int64_t j = 0; j < keys; ++j) {
+          p[j] = std::exp(p[j] - m);
+          sum += p[j];
+        }
+        const Real inv = Real(1) / sum;
+        Real* o = out + i * C + h * hs;
+        for (int64_t d = 0; d < hs; ++d) o[d] = 0;
+        for (int64_t j = 0; j < keys; ++j) attention_axpy(o, p[j] * inv, v_cache + j * C + h * hs, hs);
+      }
+    }
+  }
+}
 
 }  // namespace kernels::cpu

@@ -5,7 +5,8 @@
 // forward writes out and lse = logsumexp of each scaled, masked score row; backward rebuilds
 // P = exp(S - lse) from q, k and lse, uses D = rowsum(dout * out), and overwrites all of dqkv.
 // The (T,T) score matrix is never stored; extra memory is one fp32 D value per (b, h, t).
-// Not here: dropout, non-causal masks, KV caches, tensor parallelism (the caller passes its heads).
+// Also attention_cached_forward (generation over a KV cache, at the end of the file).
+// Not here: dropout, non-causal masks, tensor parallelism (the caller passes its heads).
 //
 // Design (correctness first; every block is independent and nothing uses atomics, so results
 // are deterministic):
@@ -142,6 +143,93 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
       check_launch(op, stream);
     });
   });
+}
+
+// ---- generation: attention over a KV cache ----------------------------------------------------
+// Decoding is one token at a time (n = 1 after the prompt), so this is bandwidth-bound on reading
+// the cache and a simple kernel serves: one block per (new token, head), the scores of its keys in
+// shared memory (fp32), block reductions for the max and the sum, then threads over the head's
+// channels accumulate p_j v_j in fp32. Same math and rounding points as the CPU reference.
+
+namespace {
+
+constexpr int kCachedThreads = 128;
+
+template <class T>
+__global__ void append_kv_kernel(T* k_cache, T* v_cache, const T* qkv, int pos0, int n, int C) {
+  const int64_t total = int64_t(n) * C;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = e / C, c = e % C;
+    k_cache[(pos0 + i) * C + c] = qkv[i * 3 * C + C + c];
+    v_cache[(pos0 + i) * C + c] = qkv[i * 3 * C + 2 * C + c];
+  }
+}
+
+template <class T>
+__global__ void attention_cached_kernel(T* out, const T* qkv, const T* k_cache, const T* v_cache, int pos0, int C,
+                                        int hs, float scale) {
+  extern __shared__ float scores[];  // (keys)
+  __shared__ float reduce_scratch[32];
+  const int i = blockIdx.x, h = blockIdx.y, keys = pos0 + i + 1;
+  const T* q = qkv + int64_t(i) * 3 * C + int64_t(h) * hs;
+  float m = -INFINITY;
+  for (int j = threadIdx.x; j < keys; j += blockDim.x) {
+    const T* k = k_cache + int64_t(j) * C + int64_t(h) * hs;
+    float dot = 0.f;
+    for (int d = 0; d < hs; ++d) dot += to_float(q[d]) * to_float(k[d]);
+    scores[j] = dot * scale;
+    m = fmaxf(m, scores[j]);
+  }
+  m = block_max(m, reduce_scratch);
+  float sum = 0.f;
+  for (int j = threadIdx.x; j < keys; j += blockDim.x) {
+    scores[j] = expf(scores[j] - m);
+    sum += scores[j];
+  }
+  sum = block_sum(sum, reduce_scratch);  // contains __syncthreads: every score is written
+  const float inv = 1.f / sum;
+  for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+    float acc = 0.f;
+    for (int j = 0; j < keys; ++j) acc += scores[j] * inv * to_float(v_cache[int64_t(j) * C + int64_t(h) * hs + d]);
+    out[int64_t(i) * C + int64_t(h) * hs + d] = from_float<T>(acc);
+  }
+}
+
+}  // namespace
+
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s) {
+  const char* op = "attention_cached_forward";
+  check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
+  KILN_CHECK(qkv.shape.ndim == 2 && qkv.dim(1) % 3 == 0, op_msg(op, "qkv must be (n, 3C), got " + qkv.shape.str()));
+  const int64_t n = qkv.dim(0), C = qkv.dim(1) / 3;
+  KILN_CHECK(n_head > 0 && C % n_head == 0,
+             op_msg(op, "C=" + std::to_string(C) + " is not divisible by n_head=" + std::to_string(n_head)));
+  KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == C,
+             op_msg(op, "k_cache must be (maxT, " + std::to_string(C) + "), got " + k_cache.shape.str()));
+  check_shape(op, "v_cache", v_cache, k_cache.shape);
+  check_shape(op, "out", out, {n, C});
+  const int64_t max_t = k_cache.dim(0);
+  KILN_CHECK(pos0 >= 0 && pos0 + n <= max_t, op_msg(op, "positions " + std::to_string(pos0) + ".." +
+                                                           std::to_string(pos0 + n - 1) + " do not fit the cache of " +
+                                                           std::to_string(max_t)));
+  // The scores of one row live in shared memory: 48 KiB by default holds 12288 positions.
+  KILN_CHECK(max_t * int64_t(sizeof(float)) <= 48 * 1024,
+             op_msg(op, "a cache of " + std::to_string(max_t) + " positions exceeds the kernel's 12288"));
+  check_same_dtype(op, qkv.dtype, {{"out", &out}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(s);
+  const int hs = int(C / n_head);
+  const float scale = 1.0f / std::sqrt(float(hs));
+  dispatch_float(op, "qkv", qkv.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    append_kv_kernel<T><<<grid_for(n * C, 256), 256, 0, stream>>>(ptr<T>(k_cache), ptr<T>(v_cache), ptr<T>(qkv),
+                                                                  pos0, int(n), int(C));
+    const dim3 grid{unsigned(n), unsigned(n_head)};
+    const size_t shared = size_t(pos0 + n) * sizeof(float);
+    attention_cached_kernel<T><<<grid, kCachedThreads, shared, stream>>>(ptr<T>(out), ptr<T>(qkv), ptr<T>(k_cache),
+                                                                         ptr<T>(v_cache), pos0, int(C), hs, scale);
+  });
+  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

@@ -23,6 +23,7 @@ void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Ten
 // attention.cu
 void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s);
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s);
 // gelu.cu
 void gelu_forward(Tensor out, Tensor inp, Stream s);
 void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);

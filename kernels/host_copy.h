@@ -1,0 +1,29 @@
+// kernels/host_copy.h
+// A float tensor of any dtype, on any device, as fp32 numbers on the host: for results the host
+// reads (logits to sample from, values tests compare). Goes through ops.cast on the tensor's
+// device when it is not already fp32 (fp64 is converted on the host).
+#pragma once
+
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace kernels {
+
+inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t) {
+  std::vector<float> out(size_t(t.numel()));
+  if (t.dtype == DType::F64) {
+    std::vector<double> tmp(out.size());
+    device_copy(tmp.data(), Device::kCpu, t.data, t.device, t.nbytes());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = float(tmp[i]);
+  } else if (t.dtype == DType::F32) {
+    device_copy(out.data(), Device::kCpu, t.data, t.device, t.nbytes());
+  } else {
+    OwnedTensor f32(t.device, DType::F32, t.shape);
+    ops.cast(f32.t, t, Stream{});
+    device_copy(out.data(), Device::kCpu, f32.t.data, t.device, f32.t.nbytes());
+  }
+  return out;
+}
+
+}  // namespace kernels

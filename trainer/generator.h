@@ -1,0 +1,46 @@
+// trainer/generator.h
+// Autoregressive decoding with a KV cache. The prompt goes through the model once (every layer's
+// k and v are kept); each new token then costs one row per layer, attending to the cache, instead
+// of a forward pass over the whole context. Same weights, ops and order of arithmetic per row as
+// Gpt2Model::forward, so the logits equal a full recompute (tests/trainer/test_generation.cpp).
+//
+// One sequence at a time, no tensor parallelism (the params are a tp = 1 arena). The context is
+// at most model.seq_len tokens (learned positions end there): the caller decides what to do when
+// it is full (kiln sample restarts the cache from the last half of the text).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "configs/config.h"
+#include "kernels/ops.h"
+#include "trainer/params.h"
+
+namespace trainer {
+
+class Generator {
+ public:
+  // params must outlive the generator; vocab_real: logits past it (vocab padding) are dropped.
+  Generator(const configs::ModelConfig& cfg, const ParamArena& params, int vocab_real, const kernels::Ops& ops);
+  ~Generator();
+
+  // Runs tokens at positions position() .. position()+n-1 through the model, adding their k and v
+  // to the cache, and returns the logits (vocab_real of them) that predict the token after the last.
+  std::vector<float> feed(const std::vector<int32_t>& tokens);
+  int position() const { return pos_; }
+  int capacity() const { return cfg_.seq_len; }
+  void reset() { pos_ = 0; }  // the cache rows are overwritten as new tokens arrive
+
+ private:
+  struct Buffers;
+  Tensor p(const std::string& name) const { return params_.compute(name); }
+  configs::ModelConfig cfg_;
+  const ParamArena& params_;
+  int vocab_real_;
+  const kernels::Ops& ops_;
+  std::unique_ptr<Buffers> b_;
+  int pos_ = 0;
+};
+
+}  // namespace trainer
