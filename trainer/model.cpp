@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "kernels/host_copy.h"
 #include "parallel/tp_mappings.h"
 
 namespace trainer {
@@ -183,6 +184,8 @@ std::vector<double> Gpt2Model::token_losses() const {
   }
   return out;
 }
+
+std::vector<float> Gpt2Model::logits() const { return kernels::copy_to_host_f32(ops_, acts_->logits); }
 
 std::vector<parallel::ShardRange> Gpt2Model::grad_buckets() const {
   const ParamArena& P = *params_;

@@ -48,6 +48,9 @@ class Gpt2Model {
   double forward(const std::vector<int32_t>& windows, int rows = -1);
   // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
   std::vector<double> token_losses() const;
+  // Logits (B*T, V/tp: this rank's vocab columns, padding included) of the last forward, as fp32 on
+  // the host: what tests compare generation against.
+  std::vector<float> logits() const;
   // Accumulates d(scale * mean loss)/d(params) into the gradients. Needs the preceding forward.
   // on_bucket_ready(k), when given, is called as soon as gradient bucket k (grad_buckets()) holds
   // its final contribution from this backward pass: the hook data parallelism overlaps with.

@@ -146,3 +146,42 @@ TEST(Attention, SingleTokenOutputIsItsValue) {
 
 }  // namespace
 }  // namespace kernels::test
+
+namespace kernels::test {
+namespace {
+
+// Generation's attention over a KV cache, fed a prompt of 4 tokens and then one token per call,
+// gives the naive full-matrix attention's rows, and leaves each token's k and v in the caches.
+TEST(AttentionCached, ChunkedFeedingMatchesNaiveFullMatrix) {
+  const int64_t T = 11, C = 12, NH = 3, maxT = 16;
+  const std::vector<double> qkv = randn(T * 3 * C, 202, 1.5);
+  std::vector<double> want_out, want_lse;
+  naive_attention(qkv, 1, T, C, NH, &want_out, &want_lse);
+  std::vector<double> kc = randn(maxT * C, 203, 9.0), vc = randn(maxT * C, 204, 9.0);  // stale rows: garbage
+  std::vector<double> got(size_t(T * C), 0.0);
+  for (int64_t pos = 0; pos < T;) {
+    const int64_t n = pos == 0 ? 4 : 1;
+    std::vector<double> rows(qkv.begin() + pos * 3 * C, qkv.begin() + (pos + n) * 3 * C), out = zeros(n * C);
+    cpu_ops().attention_cached_forward(view(out, {n, C}), view(rows, {n, 3 * C}), view(kc, {maxT, C}),
+                                       view(vc, {maxT, C}), int(pos), int(NH), Stream::host());
+    std::copy(out.begin(), out.end(), got.begin() + pos * C);
+    pos += n;
+  }
+  EXPECT_LT(rel_err(got, want_out), 1e-13);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t c = 0; c < C; ++c) {
+      EXPECT_EQ(kc[size_t(t * C + c)], qkv[size_t(t * 3 * C + C + c)]);
+      EXPECT_EQ(vc[size_t(t * C + c)], qkv[size_t(t * 3 * C + 2 * C + c)]);
+    }
+}
+
+TEST(AttentionCached, RefusesPositionsPastTheCache) {
+  const int64_t C = 4, maxT = 3;
+  std::vector<double> qkv = randn(2 * 3 * C, 205), out = zeros(2 * C), kc = zeros(maxT * C), vc = zeros(maxT * C);
+  EXPECT_DEATH(cpu_ops().attention_cached_forward(view(out, {2, C}), view(qkv, {2, 3 * C}), view(kc, {maxT, C}),
+                                                  view(vc, {maxT, C}), 2, 1, Stream::host()),
+               "do not fit the cache of 3");
+}
+
+}  // namespace
+}  // namespace kernels::test

@@ -80,3 +80,33 @@ TEST(CudaAttention, IsDeterministic) {
 
 }  // namespace
 }  // namespace kernels::test
+
+namespace kernels::test {
+namespace {
+
+// The KV-cache kernel (generation) against the CPU reference: a prompt, then single tokens.
+void check_cached(DType dt, int64_t C, int64_t NH, int64_t maxT, int64_t prompt, int64_t steps) {
+  const std::string shape = fmt("C%lld NH%lld maxT%lld", (long long)C, (long long)NH, (long long)maxT);
+  TypedTensor kc(dt, {maxT, C}), vc(dt, {maxT, C});
+  GpuTensor kcg(kc), vcg(vc);
+  for (int64_t pos = 0, call = 0; pos < prompt + steps; ++call) {
+    const int64_t n = call == 0 ? prompt : 1;
+    TypedTensor qkv(dt, {n, 3 * C}, randn(n * 3 * C, 70 + uint64_t(call))), out(dt, {n, C});
+    GpuTensor qkvg(qkv), outg(dt, {n, C});
+    cpu_ops().attention_cached_forward(out.t(), qkv.t(), kc.t(), vc.t(), int(pos), int(NH), Stream::host());
+    gpu_ops().attention_cached_forward(outg.t(), qkvg.t(), kcg.t(), vcg.t(), int(pos), int(NH), kStream);
+    expect_close(outg.get(), out.get(), tol_for(dt), label("attention_cached out", dt, shape));
+    pos += n;
+  }
+  expect_close(kcg.get(), kc.get(), 0.0, label("attention_cached k_cache", dt, shape));
+}
+
+TEST(CudaAttentionCached, MatchesCpu) {
+  KILN_REQUIRE_GPU();
+  check_cached(DType::F32, 768, 12, 1024, 100, 20);
+  check_cached(DType::BF16, 768, 12, 1024, 5, 40);
+  check_cached(DType::F32, 96, 3, 40, 1, 39);  // to the last row of the cache
+}
+
+}  // namespace
+}  // namespace kernels::test

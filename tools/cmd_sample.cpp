@@ -1,0 +1,123 @@
+// tools/cmd_sample.cpp
+// `kiln sample --checkpoint PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+// [--top-p P] [--seed S]`: generate text with a KV cache (trainer/generator.h), streaming each
+// token's bytes to stdout as soon as it is chosen. stdout holds the prompt followed by the
+// generated text and nothing else (CONTRACTS §6); diagnostics go to stderr.
+//
+// Generation stops after max-new-tokens or at the tokenizer's end-of-text id (not printed). The
+// model's context ends at seq_len (learned positions): when it is full, the cache is rebuilt from
+// the last seq_len/2 tokens and generation goes on, as a sliding window would.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/check.h"
+#include "tools/commands.h"
+#include "trainer/generator.h"
+#include "trainer/sampler.h"
+#include "trainer/trained_checkpoint.h"
+#include "trainer/trainer.h"
+
+namespace tools {
+
+namespace {
+struct SampleArgs {
+  std::string checkpoint, prompt, device = "auto", precision = "auto";
+  int max_new_tokens = 256;
+  trainer::SamplingOptions sampling;
+};
+
+void write_bytes(const std::string& bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fflush(stdout);  // stream: the reader sees each token as it is made
+}
+
+std::vector<int32_t> last(const std::vector<int32_t>& ids, size_t n) {
+  return std::vector<int32_t>(ids.end() - std::ptrdiff_t(std::min(n, ids.size())), ids.end());
+}
+
+void run_sample(const SampleArgs& a) {
+  const trainer::TrainedCheckpoint ckpt = trainer::open_checkpoint(a.checkpoint);
+  configs::TrainConfig tc = ckpt.config.train;
+  tc.device = a.device;
+  tc.precision = a.precision;
+  const trainer::Resolved res = trainer::resolve_device_and_precision(tc);
+  const data::Tokenizer& tok = *ckpt.tokenizer;
+  const int eot = tok.eot_token();
+
+  std::vector<int32_t> ids;
+  for (uint32_t id : tok.encode(a.prompt)) ids.push_back(int32_t(id));
+  if (ids.empty()) {
+    // Without a prompt the model starts as it starts a document: after an end-of-text token.
+    KILN_REQUIRE_INPUT(eot >= 0, "--prompt: empty, and tokenizer " + tok.name() +
+                                     " has no end-of-text token to start from; give some text");
+    ids.push_back(eot);
+  }
+  const int T = ckpt.config.model.seq_len;
+  if (int(ids.size()) > T)
+    std::fprintf(stderr, "kiln sample: the prompt is %zu tokens; the model sees its last %d (seq_len)\n", ids.size(), T);
+
+  auto model = trainer::load_model(ckpt, /*micro_batch=*/1, res.device, res.precision);
+  trainer::Generator gen(ckpt.config.model, model->params(), ckpt.vocab_real(), kernels::ops_for(res.device));
+  std::fprintf(stderr, "kiln sample | %s (step %lld) | %s %s | temperature %g top-k %d top-p %g seed %llu\n",
+               ckpt.dir.c_str(), (long long)ckpt.manifest.state.step, kernels::device_name(res.device),
+               kernels::dtype_name(res.precision), a.sampling.temperature, a.sampling.top_k, a.sampling.top_p,
+               (unsigned long long)a.sampling.seed);
+
+  write_bytes(a.prompt);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> logits = gen.feed(last(ids, size_t(T)));
+  int made = 0;
+  bool rebuilt = false;
+  while (made < a.max_new_tokens) {
+    const int next = trainer::choose_token(logits, a.sampling, uint64_t(made));
+    if (next == eot) break;
+    ++made;
+    ids.push_back(next);
+    write_bytes(tok.decode({uint32_t(next)}));
+    if (made == a.max_new_tokens) break;  // no forward pass for a token nobody will read
+    if (gen.position() < gen.capacity()) {
+      logits = gen.feed({next});
+    } else {
+      if (!rebuilt) std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T, T / 2);
+      rebuilt = true;
+      gen.reset();
+      logits = gen.feed(last(ids, size_t(T / 2)));
+    }
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_bytes("\n");
+  std::fprintf(stderr, "kiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
+}
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto args = std::make_shared<SampleArgs>();
+  CLI::App* cmd = app.add_subcommand("sample", "Generate text from a checkpoint (KV cache), streamed to stdout.");
+  cmd->add_option("--checkpoint", args->checkpoint,
+                  "checkpoint folder, or a run (or its checkpoints/) folder: the checkpoint `latest` names")
+      ->required();
+  cmd->add_option("--prompt", args->prompt, "text to continue (empty: start after an end-of-text token)")->required();
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "stop after this many new tokens (default 256)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", args->sampling.temperature, "0 = greedy (deterministic), default 1")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", args->sampling.top_k, "sample among the K most probable tokens (0 = all, default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", args->sampling.top_p, "nucleus: the most probable tokens holding mass P (default 1 = all)")
+      ->check(CLI::Range(0.0, 1.0).description("in (0, 1]"));
+  cmd->add_option("--seed", args->sampling.seed, "random seed; the same seed gives the same text (default 1337)");
+  cmd->add_option("--device", args->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--precision", args->precision, "auto (fp32 on the CPU, bf16 on a GPU) | fp32 | bf16 | fp16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
+  cmd->footer("stdout: the prompt followed by the generated text, nothing else; diagnostics go to stderr.\n"
+              "Stops at --max-new-tokens or at the tokenizer's end-of-text token.");
+  cmd->callback([args] {
+    KILN_REQUIRE_INPUT(args->sampling.top_p > 0, "--top-p: must be in (0, 1], got " + std::to_string(args->sampling.top_p));
+    run_sample(*args);
+  });
+}
+
+}  // namespace tools
