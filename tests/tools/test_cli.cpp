@@ -67,6 +67,11 @@ TEST(Cli, HelpDescribesEveryFlag) {
   EXPECT_EQ(prep.code, 0);
   for (const char* s : {"--input", "--out", "--tokenizer", "--val-fraction", "--shard-tokens", "--seed"})
     EXPECT_NE(prep.out.find(s), std::string::npos) << s;
+  EXPECT_NE(top.out.find("plot"), std::string::npos);
+  const Result plot = run("plot --help");
+  EXPECT_EQ(plot.code, 0);
+  for (const char* s : {"RUN_DIR", "--out", "--smoothing", "--width", "--height", "curves.svg"})
+    EXPECT_NE(plot.out.find(s), std::string::npos) << s;
 }
 
 TEST(Cli, VersionListsBuildFeatures) {
@@ -194,6 +199,51 @@ TEST(Cli, TokenIdBeyondVocabExitsTwoNamingTheShard) {
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find(bad), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("300"), std::string::npos) << r.out;
+}
+
+// A run folder as kiln train leaves it: four logged steps and one evaluation.
+void write_plot_run(const std::string& dir) {
+  std::string metrics;
+  for (int step : {1, 10, 20, 30})
+    metrics += "{\"step\":" + std::to_string(step) + ",\"tokens\":" + std::to_string(step * 2048) +
+               ",\"loss\":" + std::to_string(5.5 - 0.08 * step) + ",\"lr\":0.001}\n";
+  kiln_test::write_file(dir + "/metrics.jsonl", metrics);
+  kiln_test::write_file(dir + "/eval.jsonl", "{\"step\":30,\"tokens\":61440,\"val_loss\":3.1,\"val_perplexity\":22.2}\n");
+}
+
+TEST(Cli, PlotWritesTheFileItNames) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  write_plot_run(dir + "/runs/a");
+  write_plot_run(dir + "/runs/b");
+  Result r = run("plot " + dir + "/runs/a " + dir + "/runs/b --out " + dir + "/ab.png --smoothing 0.6");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/ab.png"));
+  EXPECT_NE(r.out.find(dir + "/ab.png"), std::string::npos) << r.out;
+  // Without --out: curves.svg in the (first) run folder.
+  r = run("plot " + dir + "/runs/a");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/runs/a/curves.svg"));
+  EXPECT_NE(r.out.find(dir + "/runs/a/curves.svg"), std::string::npos) << r.out;
+}
+
+TEST(Cli, PlotBadInputExitsTwoNamingIt) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  write_plot_run(dir + "/runs/a");
+  Result r = run("plot " + dir + "/runs/a --out " + dir + "/curves.jpg");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/curves.jpg"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(".svg or .png expected"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir + "/curves.jpg"));
+  r = run("plot " + dir + "/runs/missing --out " + dir + "/c.svg");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/runs/missing"), std::string::npos) << r.out;
+  kiln_test::write_file(dir + "/runs/bad/metrics.jsonl", "{\"step\":1,\"tokens\":2048,\"loss\":5.5}\nnot json\n");
+  r = run("plot " + dir + "/runs/bad --out " + dir + "/c.svg");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/runs/bad/metrics.jsonl:2"), std::string::npos) << r.out;
+  r = run("plot " + dir + "/runs/a --smoothing 1.5 --out " + dir + "/c.svg");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--smoothing"), std::string::npos) << r.out;
 }
 
 TEST(Cli, EmptyCorpusExitsTwoNamingTheInput) {
