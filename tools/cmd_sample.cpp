@@ -34,10 +34,6 @@ void write_bytes(const std::string& bytes) {
   std::fflush(stdout);  // stream: the reader sees each token as it is made
 }
 
-std::vector<int32_t> last(const std::vector<int32_t>& ids, size_t n) {
-  return std::vector<int32_t>(ids.end() - std::ptrdiff_t(std::min(n, ids.size())), ids.end());
-}
-
 void run_sample(const SampleArgs& a) {
   const trainer::TrainedCheckpoint ckpt = trainer::open_checkpoint(a.checkpoint);
   configs::TrainConfig tc = ckpt.config.train;
@@ -56,7 +52,7 @@ void run_sample(const SampleArgs& a) {
     ids.push_back(eot);
   }
   const int T = ckpt.config.model.seq_len;
-  if (int(ids.size()) > T)
+  if (int(ids.size()) > T)  // generate() keeps the last T
     std::fprintf(stderr, "kiln sample: the prompt is %zu tokens; the model sees its last %d (seq_len)\n", ids.size(), T);
 
   auto model = trainer::load_model(ckpt, /*micro_batch=*/1, res.device, res.precision);
@@ -68,28 +64,11 @@ void run_sample(const SampleArgs& a) {
 
   write_bytes(a.prompt);
   const auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits = gen.feed(last(ids, size_t(T)));
-  int made = 0;
-  bool rebuilt = false;
-  while (made < a.max_new_tokens) {
-    const int next = trainer::choose_token(logits, a.sampling, uint64_t(made));
-    if (next == eot) break;
-    ++made;
-    ids.push_back(next);
-    write_bytes(tok.decode({uint32_t(next)}));
-    if (made == a.max_new_tokens) break;  // no forward pass for a token nobody will read
-    if (gen.position() < gen.capacity()) {
-      logits = gen.feed({next});
-    } else {
-      if (!rebuilt) std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T, T / 2);
-      rebuilt = true;
-      gen.reset();
-      logits = gen.feed(last(ids, size_t(T / 2)));
-    }
-  }
+  const int made = trainer::generate(
+      gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
+      [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T, T / 2); });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  write_bytes("\n");
-  std::fprintf(stderr, "kiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
+  std::fprintf(stderr, "\nkiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
 }
 }  // namespace
 

@@ -98,4 +98,37 @@ std::vector<float> Generator::feed(const std::vector<int32_t>& tokens) {
   return logits;
 }
 
+namespace {
+std::vector<int32_t> last(const std::vector<int32_t>& ids, size_t n) {
+  return std::vector<int32_t>(ids.end() - std::ptrdiff_t(std::min(n, ids.size())), ids.end());
+}
+}  // namespace
+
+int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions& sampling, int max_new, int eot,
+             const std::function<void(int32_t)>& on_token, const std::function<void()>& on_rebuild) {
+  KILN_CHECK(!context.empty(), "generate: the context must hold at least one token");
+  if (max_new <= 0) return 0;
+  gen.reset();
+  std::vector<float> logits = gen.feed(last(context, size_t(gen.capacity())));
+  bool rebuilt = false;
+  int made = 0;
+  while (made < max_new) {
+    const int32_t next = int32_t(choose_token(logits, sampling, uint64_t(made)));
+    if (next == eot) break;
+    ++made;
+    context.push_back(next);
+    on_token(next);
+    if (made == max_new) break;  // no forward pass for a token nobody will read
+    if (gen.position() < gen.capacity()) {
+      logits = gen.feed({next});
+    } else {
+      if (!rebuilt && on_rebuild) on_rebuild();
+      rebuilt = true;
+      gen.reset();
+      logits = gen.feed(last(context, size_t(gen.capacity() / 2)));
+    }
+  }
+  return made;
+}
+
 }  // namespace trainer

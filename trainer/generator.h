@@ -10,12 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "configs/config.h"
 #include "kernels/ops.h"
 #include "trainer/params.h"
+#include "trainer/sampler.h"
 
 namespace trainer {
 
@@ -42,5 +44,13 @@ class Generator {
   std::unique_ptr<Buffers> b_;
   int pos_ = 0;
 };
+
+// The generation loop of `kiln sample`: feeds `context` (its last capacity() tokens), then chooses
+// and feeds up to max_new tokens, calling on_token(id) for each as soon as it is chosen. Stops
+// early at `eot` (not passed on; -1: none). When the context is full the cache is rebuilt from the
+// last capacity()/2 tokens (on_rebuild is told once). Token i is drawn at sampler position i, so a
+// seed reproduces the text. Returns the number of tokens passed to on_token.
+int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions& sampling, int max_new, int eot,
+             const std::function<void(int32_t)>& on_token, const std::function<void()>& on_rebuild = {});
 
 }  // namespace trainer

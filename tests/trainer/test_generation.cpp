@@ -3,6 +3,7 @@
 // logits that predict each position must equal those of Gpt2Model::forward over the whole prefix.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -148,5 +149,37 @@ TEST(Generator, KvCacheLogitsEqualFullRecomputeFp64) { expect_kv_cache_equals_re
 TEST(Generator, KvCacheLogitsEqualFullRecomputeFp32) { expect_kv_cache_equals_recompute(DType::F32, 2e-5); }
 // bf16 storage rounds the same values at the same points; only BLAS summation order differs.
 TEST(Generator, KvCacheLogitsEqualFullRecomputeBf16) { expect_kv_cache_equals_recompute(DType::BF16, 5e-2); }
+
+TEST(Generate, StopsAtEotRepeatsForASeedAndSlidesPastTheContext) {
+  configs::ModelConfig cfg = trainer_test::small_model(/*vocab=*/40, /*seq_len=*/12, /*d_model=*/16, /*d_ff=*/32);
+  const int vocab_real = 37;
+  const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
+  trainer::Gpt2Model model(cfg, vocab_real, 1, ops, Device::kCpu, {DType::F32, DType::F32});
+  model.params().init(11, ops);
+  trainer::Generator gen(cfg, model.params(), vocab_real, ops);
+  const auto run = [&](const trainer::SamplingOptions& o, int eot, int* rebuilds) {
+    std::vector<int32_t> out;
+    *rebuilds = 0;
+    const int n = trainer::generate(gen, {1, 2, 3}, o, 30, eot, [&](int32_t id) { out.push_back(id); },
+                                    [&] { ++*rebuilds; });
+    EXPECT_EQ(n, int(out.size()));
+    return out;
+  };
+  trainer::SamplingOptions sampled;
+  sampled.seed = 5;
+  int rebuilds = 0;
+  const std::vector<int32_t> a = run(sampled, -1, &rebuilds);
+  ASSERT_EQ(a.size(), 30u);  // 3 + 30 tokens > seq_len 12: the context was rebuilt, generation went on
+  EXPECT_EQ(rebuilds, 1);
+  EXPECT_EQ(run(sampled, -1, &rebuilds), a);  // same seed, same text
+  sampled.seed = 6;
+  EXPECT_NE(run(sampled, -1, &rebuilds), a);
+  // End-of-text: generation stops before the first time it is chosen, and it is not passed on.
+  sampled.seed = 5;
+  const int32_t eot = a[7];
+  const size_t first = size_t(std::find(a.begin(), a.end(), eot) - a.begin());
+  const std::vector<int32_t> stopped = run(sampled, eot, &rebuilds);
+  EXPECT_EQ(stopped, std::vector<int32_t>(a.begin(), a.begin() + std::ptrdiff_t(first)));
+}
 
 }  // namespace

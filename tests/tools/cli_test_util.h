@@ -1,0 +1,59 @@
+// tests/tools/cli_test_util.h
+// Running the real `kiln` binary from a test, and a tiny prepared corpus + config to run it on.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "data/prepare.h"
+#include "tests/common/test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout (and stderr, by default)
+};
+
+// stderr_to: where the command's stderr goes ("&1": into out with stdout; "/dev/null": dropped).
+Result run(const std::string& args, const std::string& stderr_to = "&1") {
+  const std::string cmd = std::string(KILN_BIN) + " " + args + " 2>" + stderr_to;
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+
+// A prepared byte-level corpus and a config that trains on it for 2 steps.
+std::string prepared(const std::string& dir) {
+  fs::create_directories(dir + "/text");
+  for (int d = 0; d < 4; ++d) {
+    std::string doc;
+    for (int i = 0; i < 200; ++i) doc += "call me ishmael. ";
+    kiln_test::write_file(dir + "/text/d" + std::to_string(d) + ".txt", doc);
+  }
+  data::PrepareOptions po;
+  po.inputs = {dir + "/text"};
+  po.out_dir = dir + "/shards";
+  po.val_fraction = 0.25;
+  data::prepare(po);
+  const std::string cfg = dir + "/run.yaml";
+  kiln_test::write_file(cfg, "run: {name: r, out_dir: " + dir + "/runs}\n"
+             "model: {vocab_size: 256, seq_len: 16, n_layer: 1, n_head: 2, d_model: 16, d_ff: 32}\n"
+             "data: {train: \"" + dir + "/shards/train_*.h5\", val: \"" + dir + "/shards/val_*.h5\"}\n"
+             "train: {device: cpu, precision: fp32, micro_batch: 2, global_batch: 2, max_steps: 2, log_every: 1}\n"
+             "eval: {every: 0, batches: 1}\n");
+  return cfg;
+}
+
+}  // namespace
