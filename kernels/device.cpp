@@ -34,6 +34,22 @@ int gpu_count() {
 #endif
 }
 
+std::string gpu_name() {
+#if KILN_HAVE_CUDA
+  return cuda::gpu_count() > 0 ? cuda::device_name() : "";
+#else
+  return "";
+#endif
+}
+
+size_t gpu_peak_allocated_bytes() {
+#if KILN_HAVE_CUDA
+  return cuda::gpu_count() > 0 ? cuda::memory_stats().peak_allocated : 0;
+#else
+  return 0;
+#endif
+}
+
 #if !KILN_HAVE_CUDA
 namespace {
 [[noreturn]] void no_cuda(const char* what) {

@@ -33,6 +33,11 @@ BuildInfo build_info();
 
 // Number of GPUs this process can use: 0 when the binary has no CUDA, or there is no driver/GPU.
 int gpu_count();
+// The name of the GPU this process uses ("NVIDIA H100 80GB HBM3"); "" without one.
+std::string gpu_name();
+// High-water mark of GPU memory held through device_alloc (Buffers, workspaces) since start: the
+// peak the metrics report. 0 without CUDA.
+size_t gpu_peak_allocated_bytes();
 
 // Raw memory in a device's space. Buffer (tensor.h) is the owner that uses these.
 void* device_alloc(Device d, size_t bytes);

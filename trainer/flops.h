@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "configs/config.h"
 
@@ -23,5 +24,21 @@ inline double flops_per_token(const configs::ModelConfig& m) {
 
 // Dense bf16 peak of an H100 SXM, the reference the brief and issue 3 use for MFU.
 constexpr double kH100PeakFlops = 989.4e12;
+
+// Dense bf16 tensor-core peak (FLOP/s) of a GPU by its CUDA device name, 0 when kiln does not know
+// it (mfu is then null rather than a guess). MFU is always quoted against the bf16 peak, whatever
+// the run's precision, so numbers compare across runs (the PaLM / Megatron convention).
+inline double peak_bf16_flops(const std::string& gpu_name) {
+  struct Known {
+    const char* name_part;
+    double flops;
+  };
+  // More specific names first: "H100 PCIe" before "H100".
+  static const Known kKnown[] = {{"H100 PCIe", 756.0e12}, {"H100", kH100PeakFlops}, {"H200", 989.4e12},
+                                 {"B200", 2250e12},        {"A100", 312e12}};
+  for (const Known& k : kKnown)
+    if (gpu_name.find(k.name_part) != std::string::npos) return k.flops;
+  return 0;
+}
 
 }  // namespace trainer

@@ -1,12 +1,15 @@
 // trainer/trainer.cpp
 #include "trainer/trainer.h"
 
+#include <omp.h>
+
 #include <cstdio>
 #include <filesystem>
 
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "launch/versions.h"
 #include "trainer/flops.h"
 #include "parallel/comm_self.h"
 #include "trainer/lr_schedule.h"
@@ -130,8 +133,14 @@ void Trainer::print_banner() const {
   std::printf("kiln | %d tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
               cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
-  std::printf("kiln | cuda %s | cudnn %s | nccl %s | gpus visible %d\n", b.cuda_version.c_str(), b.cudnn_version.c_str(),
-              b.nccl_version.c_str(), kernels::gpu_count());
+  if (res_.device == kernels::Device::kCuda)
+    std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
+  else
+    std::printf("kiln | devices: %d CPU rank%s x %d OpenMP threads\n", layout_.world, layout_.world > 1 ? "s" : "",
+                omp_get_max_threads());
+  std::printf("kiln | cuda %s | cudnn %s | nccl %s | mpi %s | hdf5 %s | gpus visible %d\n", b.cuda_version.c_str(),
+              b.cudnn_version.c_str(), b.nccl_version.c_str(), launch::mpi_version().c_str(),
+              launch::hdf5_version().c_str(), kernels::gpu_count());
   std::fflush(stdout);
 }
 
@@ -144,6 +153,7 @@ RunSummary Trainer::run(int stop_at_step) {
   std::unique_ptr<Metrics> metrics;  // rank 0 only writes and prints
   if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
   const double flops_token = flops_per_token(cfg_.model);
+  const double peak_flops = res_.device == kernels::Device::kCuda ? peak_bf16_flops(kernels::gpu_name()) : 0.0;
   const auto start = Clock::now();
   auto last_log = start;
   int64_t tokens_at_last_log = 0, tokens_after_first = 0;
@@ -169,7 +179,11 @@ RunSummary Trainer::run(int stop_at_step) {
       rec.grad_norm = r.stats.grad_norm;
       rec.step_time_s = dt;
       rec.tokens_per_s = window_s > 0 ? double(tokens_ - tokens_at_last_log) / window_s : 0;
-      if (res_.device == kernels::Device::kCuda) rec.mfu = rec.tokens_per_s * flops_token / kH100PeakFlops;
+      if (res_.device == kernels::Device::kCuda) {
+        // tokens_per_s counts every rank's tokens, so the peak is that of all world GPUs.
+        if (peak_flops > 0) rec.mfu = rec.tokens_per_s * flops_token / (peak_flops * layout_.world);
+        rec.peak_mem_gib = double(kernels::gpu_peak_allocated_bytes()) / double(1ull << 30);
+      }
       if (scaler_.active) rec.loss_scale = scaler_.scale;
       rec.skipped_steps = skipped_;
       metrics->log_train(rec, std::chrono::duration<double>(now - start).count());
