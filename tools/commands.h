@@ -17,6 +17,7 @@ struct ExitCode {
 void add_train_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 void print_version();
 
 }  // namespace tools

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   tools::add_train_command(app);
   tools::add_prepare_command(app);
   tools::add_inspect_command(app);
+  tools::add_export_command(app);
   // --version needs no subcommand.
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--version") {
