@@ -43,7 +43,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kEot = "<|endoftext|>";
+constexpr const char* kEot = kGpt2EotText;
 // Pieces up to this many bytes are cached; longer ones are rare and would crowd the cache.
 constexpr size_t kMaxCachedPiece = 48;
 constexpr size_t kCacheSlots = size_t{1} << 15;  // per thread: ~3 MB when full
@@ -338,6 +338,13 @@ std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::string& dir) {
     files[i] = slurp(path);
   }
   return std::make_unique<Gpt2Tokenizer>(dir, std::move(files[0]), std::move(files[1]));
+}
+
+std::vector<std::string> gpt2_byte_chars() {
+  const std::vector<uint32_t> b2u = bytes_to_unicode();
+  std::vector<std::string> chars;
+  for (uint32_t cp : b2u) chars.push_back(utf8_of(cp));
+  return chars;
 }
 
 std::string gpt2_cache_dir() {

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/tokenizer.h"
 
@@ -18,10 +19,16 @@ namespace data {
 
 inline constexpr const char* kGpt2EncoderFile = "encoder.json";
 inline constexpr const char* kGpt2MergesFile = "vocab.bpe";
+// The end-of-text token's text; its id (50256 in the published files) is eot_token().
+inline constexpr const char* kGpt2EotText = "<|endoftext|>";
 
 // Loads `dir`/encoder.json and `dir`/vocab.bpe. Throws InputError naming the folder and the
 // missing file, or the file (and line) that is malformed.
 std::unique_ptr<Tokenizer> load_gpt2_tokenizer(const std::string& dir);
+
+// GPT-2's bytes_to_unicode() as UTF-8 text: for each byte 0..255 the character that byte-level
+// BPE files (encoder.json, Hugging Face's vocab.json) write it as, e.g. byte 0x20 -> "\u0120" (Ġ).
+std::vector<std::string> gpt2_byte_chars();
 
 // Where `--tokenizer gpt2` looks: $KILN_CACHE/tokenizers/gpt2 when KILN_CACHE is set, else
 // $HOME/.cache/kiln/tokenizers/gpt2; "" when neither variable is set.

@@ -20,6 +20,7 @@ void add_inspect_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 void print_version();
 
 }  // namespace tools

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tools::add_eval_command(app);
   tools::add_sample_command(app);
   tools::add_plot_command(app);
+  tools::add_export_command(app);
   // --version needs no subcommand.
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--version") {

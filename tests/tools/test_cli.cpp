@@ -34,6 +34,45 @@ TEST(Cli, HelpDescribesEveryFlag) {
   EXPECT_EQ(plot.code, 0);
   for (const char* s : {"RUN_DIR", "--out", "--smoothing", "--width", "--height", "curves.svg"})
     EXPECT_NE(plot.out.find(s), std::string::npos) << s;
+  EXPECT_NE(top.out.find("export"), std::string::npos);
+  const Result exp = run("export --help");
+  EXPECT_EQ(exp.code, 0);
+  for (const char* s : {"--checkpoint", "--format", "--out", "--dtype", "--force", "from_pretrained"})
+    EXPECT_NE(exp.out.find(s), std::string::npos) << s;
+}
+
+TEST(Cli, ExportBadInputExitsTwoNamingTheCulprit) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  const std::string cfg = prepared(dir);
+  ASSERT_EQ(run("train " + cfg + " checkpoint.every=2").code, 0);
+  const std::string ckpt = dir + "/runs/r";
+  Result r = run("export --checkpoint " + dir + "/nope --format hf --out " + dir + "/hf");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--checkpoint"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(dir + "/nope"), std::string::npos) << r.out;
+  r = run("export --checkpoint " + ckpt + " --format onnx --out " + dir + "/hf");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--format: 'onnx'"), std::string::npos) << r.out;
+  r = run("export --checkpoint " + ckpt + " --format hf --out " + dir + "/hf --dtype int8");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--dtype: 'int8'"), std::string::npos) << r.out;
+  r = run("export --checkpoint " + ckpt + " --out " + dir + "/hf");  // --format is required
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--format"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir + "/hf"));
+  kiln_test::write_file(dir + "/busy/x.txt", "keep me");
+  r = run("export --checkpoint " + ckpt + " --format hf --out " + dir + "/busy");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(dir + "/busy"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir + "/busy/x.txt"));
+  // The good case prints the folder and its summary.
+  r = run("export --checkpoint " + ckpt + " --format hf --out " + dir + "/hf --dtype bf16");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(dir + "/hf: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bf16"), std::string::npos) << r.out;
+  for (const char* f : {"config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json"})
+    EXPECT_TRUE(fs::exists(dir + "/hf/" + f)) << f;
 }
 
 TEST(Cli, VersionListsBuildFeatures) {
