@@ -16,3 +16,10 @@ if [ ! -f "$data/train_000000.h5" ]; then
 fi
 cd "$root"
 "$kiln" train configs/tiny-cpu.yaml "data.train=$data/train_*.h5" "data.val=$data/val_*.h5" "$@"
+# What the run made: its curves as a picture, and a sample from the final checkpoint.
+run_dir="runs/tiny-cpu"
+for a in "$@"; do case "$a" in run.name=*) run_dir="runs/${a#run.name=}";; esac; done
+"$kiln" plot "$run_dir" --out "$run_dir/curves.png"
+echo "--- a sample (kiln sample --checkpoint $run_dir --prompt 'Call me Ishmael.' --temperature 0.8 --top-k 40):"
+"$kiln" sample --checkpoint "$run_dir" --prompt "Call me Ishmael." --max-new-tokens 300 --temperature 0.8 --top-k 40 2>/dev/null
+echo
