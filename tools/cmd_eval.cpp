@@ -14,6 +14,7 @@
 #include "kernels/check.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
+#include "tools/checkpoint_options.h"
 #include "tools/commands.h"
 #include "tools/ranks.h"
 #include "trainer/evaluator.h"
@@ -71,9 +72,7 @@ void run_eval(const EvalArgs& a) {
 void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Held-out loss, perplexity and bits per byte of a checkpoint.");
-  cmd->add_option("--checkpoint", args->checkpoint,
-                  "checkpoint folder, or a run (or its checkpoints/) folder: the checkpoint `latest` names")
-      ->required();
+  add_checkpoint_option(cmd, args->checkpoint);
   cmd->add_option("--data", args->data, "token shard glob, e.g. 'data/x/val_*.h5' (same tokenizer as the checkpoint)")
       ->required();
   cmd->add_option("--batches", args->batches,
@@ -82,9 +81,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--micro-batch", args->micro_batch, "sequences per forward pass (default: the run's train.micro_batch)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--tp", args->tp, "tensor-parallel degree under mpirun (dp = ranks / tp)")->check(CLI::PositiveNumber);
-  cmd->add_option("--device", args->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", args->precision, "auto (fp32 on the CPU, bf16 on a GPU) | fp32 | bf16 | fp16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
+  add_device_options(cmd, args->device, args->precision);
   cmd->footer("Last line of stdout: {\"loss\":..,\"perplexity\":..,\"bits_per_byte\":..,\"tokens\":..,...}.\n"
               "Windows: consecutive, non-overlapping seq_len+1 tokens from the start of the shards.");
   cmd->callback([args] { run_eval(*args); });

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/check.h"
+#include "tools/checkpoint_options.h"
 #include "tools/commands.h"
 #include "trainer/hf_export.h"
 
@@ -46,9 +47,7 @@ void add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "export", "Write a checkpoint as a Hugging Face GPT-2 folder (safetensors + config.json + tokenizer).");
-  cmd->add_option("--checkpoint", args->checkpoint,
-                  "a checkpoint folder (manifest.yaml), a run's checkpoints/ folder or a run folder (their `latest`)")
-      ->required();
+  add_checkpoint_option(cmd, args->checkpoint);
   cmd->add_option("--format", args->format, "output format: hf (transformers' GPT2LMHeadModel)")->required();
   cmd->add_option("--out", args->out, "output folder; created, and must not exist or be empty (see --force)")->required();
   cmd->add_option("--dtype", args->dtype, "dtype of the exported weights: fp32, bf16 or fp16 (round to nearest even)")

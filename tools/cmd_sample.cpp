@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/check.h"
+#include "tools/checkpoint_options.h"
 #include "tools/commands.h"
 #include "trainer/generator.h"
 #include "trainer/sampler.h"
@@ -75,9 +76,7 @@ void run_sample(const SampleArgs& a) {
 void add_sample_command(CLI::App& app) {
   auto args = std::make_shared<SampleArgs>();
   CLI::App* cmd = app.add_subcommand("sample", "Generate text from a checkpoint (KV cache), streamed to stdout.");
-  cmd->add_option("--checkpoint", args->checkpoint,
-                  "checkpoint folder, or a run (or its checkpoints/) folder: the checkpoint `latest` names")
-      ->required();
+  add_checkpoint_option(cmd, args->checkpoint);
   cmd->add_option("--prompt", args->prompt, "text to continue (empty: start after an end-of-text token)")->required();
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "stop after this many new tokens (default 256)")
       ->check(CLI::NonNegativeNumber);
@@ -88,9 +87,7 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--top-p", args->sampling.top_p, "nucleus: the most probable tokens holding mass P (default 1 = all)")
       ->check(CLI::Range(0.0, 1.0).description("in (0, 1]"));
   cmd->add_option("--seed", args->sampling.seed, "random seed; the same seed gives the same text (default 1337)");
-  cmd->add_option("--device", args->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", args->precision, "auto (fp32 on the CPU, bf16 on a GPU) | fp32 | bf16 | fp16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
+  add_device_options(cmd, args->device, args->precision);
   cmd->footer("stdout: the prompt followed by the generated text, nothing else; diagnostics go to stderr.\n"
               "Stops at --max-new-tokens or at the tokenizer's end-of-text token.");
   cmd->callback([args] {

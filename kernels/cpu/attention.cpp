@@ -4,6 +4,7 @@
 // Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
 #include "kernels/cpu/attention.h"
 
+#include "kernels/attention_cached_shapes.h"
 #include "kernels/cpu/dispatch.h"
 
 namespace kernels::cpu {
@@ -61,17 +62,8 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
 void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream) {
   const char* op = "attention_cached_forward";
   check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
-  KILN_CHECK(qkv.shape.ndim == 2 && qkv.dim(1) % 3 == 0, op_msg(op, "qkv must be (n, 3C), got " + qkv.shape.str()));
-  const int64_t n = qkv.dim(0), C = qkv.dim(1) / 3;
-  KILN_CHECK(n_head > 0 && C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(C) + " is not divisible by n_head=" + std::to_string(n_head)));
-  KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == C,
-             op_msg(op, "k_cache must be (maxT, " + std::to_string(C) + "), got " + k_cache.shape.str()));
-  check_shape(op, "v_cache", v_cache, k_cache.shape);
-  check_shape(op, "out", out, {n, C});
-  KILN_CHECK(pos0 >= 0 && pos0 + n <= k_cache.dim(0),
-             op_msg(op, "positions " + std::to_string(pos0) + ".." + std::to_string(pos0 + n - 1) +
-                            " do not fit the cache of " + std::to_string(k_cache.dim(0))));
+  const int64_t C = check_attention_cached_shapes(op, out, qkv, k_cache, v_cache, pos0, n_head);
+  const int64_t n = qkv.dim(0);
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"},
                   {&qkv, Access::kRead, "qkv"},

@@ -39,6 +39,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/attention_cached_shapes.h"
 #include "kernels/cuda/attention_kernels.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/context.cuh"
@@ -200,18 +201,9 @@ __global__ void attention_cached_kernel(T* out, const T* qkv, const T* k_cache, 
 void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s) {
   const char* op = "attention_cached_forward";
   check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
-  KILN_CHECK(qkv.shape.ndim == 2 && qkv.dim(1) % 3 == 0, op_msg(op, "qkv must be (n, 3C), got " + qkv.shape.str()));
-  const int64_t n = qkv.dim(0), C = qkv.dim(1) / 3;
-  KILN_CHECK(n_head > 0 && C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(C) + " is not divisible by n_head=" + std::to_string(n_head)));
-  KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == C,
-             op_msg(op, "k_cache must be (maxT, " + std::to_string(C) + "), got " + k_cache.shape.str()));
-  check_shape(op, "v_cache", v_cache, k_cache.shape);
-  check_shape(op, "out", out, {n, C});
+  const int64_t C = check_attention_cached_shapes(op, out, qkv, k_cache, v_cache, pos0, n_head);
+  const int64_t n = qkv.dim(0);
   const int64_t max_t = k_cache.dim(0);
-  KILN_CHECK(pos0 >= 0 && pos0 + n <= max_t, op_msg(op, "positions " + std::to_string(pos0) + ".." +
-                                                           std::to_string(pos0 + n - 1) + " do not fit the cache of " +
-                                                           std::to_string(max_t)));
   // The scores of one row live in shared memory: 48 KiB by default holds 12288 positions.
   KILN_CHECK(max_t * int64_t(sizeof(float)) <= 48 * 1024,
              op_msg(op, "a cache of " + std::to_string(max_t) + " positions exceeds the kernel's 12288"));

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "data/prepare.h"
 #include "tests/common/test_support.h"
 
@@ -21,10 +23,10 @@ struct Result {
   std::string out;  // stdout (and stderr, by default)
 };
 
-// stderr_to: where the command's stderr goes ("&1": into out with stdout; "/dev/null": dropped).
-Result run(const std::string& args, const std::string& stderr_to = "&1") {
-  const std::string cmd = std::string(KILN_BIN) + " " + args + " 2>" + stderr_to;
-  FILE* p = popen(cmd.c_str(), "r");
+// Runs a shell command line; stderr_to says where its stderr goes ("&1": into out with stdout,
+// "/dev/null": dropped).
+inline Result shell(const std::string& cmd, const std::string& stderr_to = "&1") {
+  FILE* p = popen((cmd + " 2>" + stderr_to).c_str(), "r");
   Result r;
   std::array<char, 4096> buf{};
   while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
@@ -33,9 +35,20 @@ Result run(const std::string& args, const std::string& stderr_to = "&1") {
   return r;
 }
 
+// The kiln binary with these arguments.
+inline Result run(const std::string& args, const std::string& stderr_to = "&1") {
+  return shell(std::string(KILN_BIN) + " " + args, stderr_to);
+}
+
+// The JSON object on the last line of a command's stdout (CONTRACTS §1).
+inline nlohmann::json last_json_line(const std::string& out) {
+  const size_t end = out.find_last_not_of('\n');
+  const size_t begin = out.rfind('\n', end);
+  return nlohmann::json::parse(out.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin + 1)));
+}
 
 // A prepared byte-level corpus and a config that trains on it for 2 steps.
-std::string prepared(const std::string& dir) {
+inline std::string prepared(const std::string& dir) {
   fs::create_directories(dir + "/text");
   for (int d = 0; d < 4; ++d) {
     std::string doc;

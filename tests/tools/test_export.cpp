@@ -28,6 +28,7 @@
 #include "data/tokenizer_gpt2.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
+#include "tests/tools/cli_test_util.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "trainer/evaluator.h"
 #include "trainer/hf_export.h"
@@ -40,21 +41,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kPython = "/usr/bin/python3";  // Debian's, where setup.sh installs numpy + h5py
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result shell(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  Result r;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 bool python_has_numpy_h5py() {
   return std::system((std::string(kPython) + " -c 'import numpy, h5py' >/dev/null 2>&1").c_str()) == 0;
 }
@@ -65,12 +51,6 @@ bool python_has_numpy_h5py() {
       GTEST_SKIP() << kPython << " lacks numpy or h5py (scripts/setup.sh installs python3-numpy and "  \
                    << "python3-h5py): the independent reference cannot run";                          \
   } while (0)
-
-nlohmann::json last_json_line(const std::string& out) {
-  const size_t end = out.find_last_not_of('\n');
-  const size_t begin = out.rfind('\n', end);
-  return nlohmann::json::parse(out.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin + 1)));
-}
 
 nlohmann::json last_jsonl(const std::string& path) {
   std::ifstream in(path);

@@ -13,13 +13,6 @@
 
 namespace {
 
-// The JSON object on the last line of a command's stdout.
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return nlohmann::json::parse(s.substr(s.rfind('\n') + 1));
-}
-
 // Trains the prepared 2-step run once per test binary; returns its folder (holds a checkpoint).
 const std::string& trained_run() {
   static const std::string dir = [] {
@@ -61,13 +54,9 @@ TEST(CliEval, UnderMpirunGivesOneRanksNumbers) {
   const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
                              "mpirun -np 2 --oversubscribe " + std::string(KILN_BIN) + " ";
   for (const char* layout : {"", " --tp 2"}) {
-    const std::string cmd = mpirun + args + layout + " 2>/dev/null";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-    ASSERT_EQ(pclose(p), 0) << cmd << "\n" << out;
-    const nlohmann::json got = last_json_line(out);
+    const Result r = shell(mpirun + args + layout, "/dev/null");
+    ASSERT_EQ(r.code, 0) << layout << "\n" << r.out;
+    const nlohmann::json got = last_json_line(r.out);
     EXPECT_EQ(got["tokens"], want["tokens"]) << layout;
     EXPECT_NEAR(got["loss"].get<double>(), want["loss"].get<double>(), 1e-6 * want["loss"].get<double>()) << layout;
   }
