@@ -5,8 +5,7 @@
 
 #include <string>
 
-#include "kernels/check.h"
-#include "kernels/tensor.h"
+#include "kernels/op_checks.h"
 
 namespace kernels {
 
@@ -19,9 +18,8 @@ inline int64_t check_attention_cached_shapes(const char* op, const Tensor& out, 
              o + "C=" + std::to_string(C) + " is not divisible by n_head=" + std::to_string(n_head));
   KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == C,
              o + "k_cache must be (maxT, " + std::to_string(C) + "), got " + k_cache.shape.str());
-  KILN_CHECK(v_cache.shape == k_cache.shape, o + "v_cache has shape " + v_cache.shape.str() + ", expected " + k_cache.shape.str());
-  KILN_CHECK(out.shape == Shape({n, C}), o + "out has shape " + out.shape.str() + ", expected (" + std::to_string(n) +
-                                             ", " + std::to_string(C) + ")");
+  check_shape(op, "v_cache", v_cache, k_cache.shape);
+  check_shape(op, "out", out, {n, C});
   KILN_CHECK(pos0 >= 0 && pos0 + n <= k_cache.dim(0), o + "positions " + std::to_string(pos0) + ".." +
                                                           std::to_string(pos0 + n - 1) + " do not fit the cache of " +
                                                           std::to_string(k_cache.dim(0)));

@@ -1,7 +1,8 @@
 // kernels/host_copy.h
 // A float tensor of any dtype, on any device, as fp32 numbers on the host: for results the host
 // reads (logits to sample from, values tests compare). Goes through ops.cast on the tensor's
-// device when it is not already fp32 (fp64 is converted on the host).
+// device when it is not already fp32 (fp64 is converted on the host); callers in a loop pass an
+// fp32 `scratch` of the same shape so no device memory is allocated per call.
 #pragma once
 
 #include <vector>
@@ -10,7 +11,7 @@
 
 namespace kernels {
 
-inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t) {
+inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t, Tensor scratch = {}) {
   std::vector<float> out(size_t(t.numel()));
   if (t.dtype == DType::F64) {
     std::vector<double> tmp(out.size());
@@ -19,9 +20,13 @@ inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t) {
   } else if (t.dtype == DType::F32) {
     device_copy(out.data(), Device::kCpu, t.data, t.device, t.nbytes());
   } else {
-    OwnedTensor f32(t.device, DType::F32, t.shape);
-    ops.cast(f32.t, t, Stream{});
-    device_copy(out.data(), Device::kCpu, f32.t.data, t.device, f32.t.nbytes());
+    OwnedTensor owned;
+    if (scratch.empty()) {
+      owned = OwnedTensor(t.device, DType::F32, t.shape);
+      scratch = owned.t;
+    }
+    ops.cast(scratch, t, Stream{});
+    device_copy(out.data(), Device::kCpu, scratch.data, t.device, scratch.nbytes());
   }
   return out;
 }

@@ -21,10 +21,10 @@ struct ExportArgs {
 };
 
 kernels::DType export_dtype(const std::string& name) {
-  if (name == "fp32") return kernels::DType::F32;
-  if (name == "bf16") return kernels::DType::BF16;
-  if (name == "fp16") return kernels::DType::F16;
-  throw kernels::InputError("--dtype: '" + name + "' is not an export dtype (expected fp32, bf16 or fp16)");
+  kernels::DType d;
+  KILN_REQUIRE_INPUT(kernels::parse_precision(name, &d),
+                     "--dtype: '" + name + "' is not an export dtype (expected fp32, bf16 or fp16)");
+  return d;
 }
 
 void run_export(const ExportArgs& a) {

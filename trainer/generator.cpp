@@ -20,7 +20,7 @@ struct Generator::Buffers {
   Tensor ln, mean, rstd;                  // (maxT,C), (maxT), (maxT)
   Tensor qkv, atty, proj, x2;             // (maxT,3C), (maxT,C), (maxT,C), (maxT,C)
   Tensor fch, fch_gelu;                   // (maxT,F)
-  Tensor logits;                          // (1,V)
+  Tensor logits, logits_f32;              // (1,V); fp32 copy read by the host (bf16/fp16 runs)
   std::vector<Tensor> k_cache, v_cache;   // per layer (maxT,C)
 
   Tensor make(kernels::Device d, DType dt, Shape s) {
@@ -37,7 +37,7 @@ Generator::Generator(const configs::ModelConfig& cfg, const ParamArena& params, 
   const DType act = params.compute_dtype();
   const DType stat = act == DType::F64 ? DType::F64 : DType::F32;
   Buffers& b = *b_;
-  b.owners.reserve(size_t(16 + 2 * cfg.n_layer));  // views point into owners: no reallocation
+  b.owners.reserve(size_t(17 + 2 * cfg.n_layer));  // views point into owners: no reallocation
   b.tokens = b.make(d, DType::I32, {T});
   b.tok_emb = b.make(d, act, {T, C});
   b.x = b.make(d, act, {T, C});
@@ -51,6 +51,8 @@ Generator::Generator(const configs::ModelConfig& cfg, const ParamArena& params, 
   b.fch = b.make(d, act, {T, F});
   b.fch_gelu = b.make(d, act, {T, F});
   b.logits = b.make(d, act, {1, cfg.vocab_size});
+  // One fp32 staging row for every token's logits, not an allocation per token.
+  if (act == DType::BF16 || act == DType::F16) b.logits_f32 = b.make(d, DType::F32, {1, cfg.vocab_size});
   for (int l = 0; l < cfg.n_layer; ++l) {
     b.k_cache.push_back(b.make(d, act, {T, C}));
     b.v_cache.push_back(b.make(d, act, {T, C}));
@@ -93,7 +95,7 @@ std::vector<float> Generator::feed(const std::vector<int32_t>& tokens) {
                          p("ln_f.weight"), p("ln_f.bias"), s);
   const Tensor head = cfg_.tie_embeddings ? p("wte") : p("lm_head.weight");
   ops_.matmul_forward(b.logits, b.ln.slice_rows(0, 1), head, Tensor{}, s);
-  std::vector<float> logits = kernels::copy_to_host_f32(ops_, b.logits);
+  std::vector<float> logits = kernels::copy_to_host_f32(ops_, b.logits, b.logits_f32);
   logits.resize(size_t(vocab_real_));  // padded columns never receive probability
   return logits;
 }

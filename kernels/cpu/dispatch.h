@@ -23,6 +23,7 @@
 
 #include "kernels/check.h"
 #include "kernels/dtype.h"
+#include "kernels/op_checks.h"
 #include "kernels/tensor.h"
 
 namespace kernels::cpu {
@@ -39,7 +40,8 @@ struct FloatArg {
 
 // ---- checks shared by the entry points --------------------------------------------------------
 
-inline std::string op_msg(const char* op, const std::string& what) { return std::string(op) + ": " + what; }
+// op_msg, NamedTensor, check_shape, check_numel, last_dim, check_alias_or_disjoint: kernels/op_checks.h
+// (the same on every backend). What needs this backend's device or dtypes follows.
 
 inline void check_cpu(const char* op, const char* name, const Tensor& t) {
   KILN_CHECK(t.device == Device::kCpu,
@@ -51,30 +53,14 @@ inline void check_present(const char* op, const char* name, const Tensor& t) {
   check_cpu(op, name, t);
 }
 
-struct NamedTensor {
-  const char* name;
-  const Tensor* t;
-};
 inline void check_present(const char* op, std::initializer_list<NamedTensor> ts) {
   for (const NamedTensor& n : ts) check_present(op, n.name, *n.t);
-}
-
-inline void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
-  KILN_CHECK(t.shape == want, op_msg(op, std::string(name) + " has shape " + t.shape.str() + ", expected " + want.str()));
-}
-
-inline void check_numel(const char* op, const char* name, const Tensor& t, int64_t want) {
-  KILN_CHECK(t.numel() == want, op_msg(op, std::string(name) + " has " + std::to_string(t.numel()) +
-                                               " elements " + t.shape.str() + ", expected " + std::to_string(want)));
 }
 
 inline void check_int32(const char* op, const char* name, const Tensor& t) {
   check_present(op, name, t);
   KILN_CHECK(t.dtype == DType::I32, op_msg(op, std::string(name) + " must be int32, got " + dtype_name(t.dtype)));
 }
-
-// Last dimension of a tensor (the channel count of an (N, C) or (B, T, C) activation).
-inline int64_t last_dim(const Tensor& t) { return t.shape.ndim ? t.shape[t.shape.ndim - 1] : 0; }
 
 // ---- conversions between an fp32 temporary and bf16/fp16 storage ------------------------------
 

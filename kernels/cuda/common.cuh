@@ -23,6 +23,7 @@
 
 #include "kernels/check.h"
 #include "kernels/dtype.h"
+#include "kernels/op_checks.h"
 #include "kernels/tensor.h"
 
 // The one CUDA error check: any failing runtime call ends in kernels::fail (exit 1, file:line).
@@ -64,7 +65,8 @@ inline unsigned grid_for(int64_t n, int threads) {
 
 // ---- argument checks (same wording as kernels/cpu/dispatch.h) ---------------------------------
 
-inline std::string op_msg(const char* op, const std::string& what) { return std::string(op) + ": " + what; }
+// op_msg, NamedTensor, check_shape, check_numel, last_dim, check_alias_or_disjoint: kernels/op_checks.h
+// (the same on every backend). What needs this backend's device or dtypes follows.
 
 inline void check_present(const char* op, const char* name, const Tensor& t) {
   KILN_CHECK(!t.empty(), op_msg(op, std::string(name) + " is required but empty"));
@@ -72,30 +74,14 @@ inline void check_present(const char* op, const char* name, const Tensor& t) {
              op_msg(op, std::string(name) + " is in host memory; the CUDA backend needs device tensors"));
 }
 
-struct NamedTensor {
-  const char* name;
-  const Tensor* t;
-};
 inline void check_present(const char* op, std::initializer_list<NamedTensor> ts) {
   for (const NamedTensor& n : ts) check_present(op, n.name, *n.t);
-}
-
-inline void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
-  KILN_CHECK(t.shape == want,
-             op_msg(op, std::string(name) + " has shape " + t.shape.str() + ", expected " + want.str()));
-}
-
-inline void check_numel(const char* op, const char* name, const Tensor& t, int64_t want) {
-  KILN_CHECK(t.numel() == want, op_msg(op, std::string(name) + " has " + std::to_string(t.numel()) + " elements " +
-                                               t.shape.str() + ", expected " + std::to_string(want)));
 }
 
 inline void check_int32(const char* op, const char* name, const Tensor& t) {
   check_present(op, name, t);
   KILN_CHECK(t.dtype == DType::I32, op_msg(op, std::string(name) + " must be int32, got " + dtype_name(t.dtype)));
 }
-
-inline int64_t last_dim(const Tensor& t) { return t.shape.ndim ? t.shape[t.shape.ndim - 1] : 0; }
 
 // The compute dtype must be one the GPU kernels are built for.
 inline void check_compute_dtype(const char* op, const char* name, DType d) {

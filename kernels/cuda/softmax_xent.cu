@@ -107,10 +107,7 @@ void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, 
     check_present(op, "dlogits", dlogits);
     check_shape(op, "dlogits", dlogits, logits.shape);
     check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
-    // In place is fine; a partial overlap would let one row's writes clobber another's reads.
-    const char *d0 = static_cast<const char*>(dlogits.data), *l0 = static_cast<const char*>(logits.data);
-    KILN_CHECK(d0 == l0 || d0 + dlogits.nbytes() <= l0 || l0 + logits.nbytes() <= d0,
-               op_msg(op, "dlogits must either alias logits exactly or not overlap it"));
+    check_alias_or_disjoint(op, "dlogits", dlogits, "logits", logits);
   }
   KILN_CHECK(N <= INT32_MAX, op_msg(op, "too many rows: " + std::to_string(N)));
   if (N == 0) return;

@@ -145,9 +145,7 @@ void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targ
     check_present(op, "dlogits", dlogits);
     check_shape(op, "dlogits", dlogits, logits.shape);
     check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
-    const char *d0 = static_cast<const char*>(dlogits.data), *l0 = static_cast<const char*>(logits.data);
-    KILN_CHECK(d0 == l0 || d0 + dlogits.nbytes() <= l0 || l0 + logits.nbytes() <= d0,
-               op_msg(op, "dlogits must either alias logits exactly or not overlap it"));
+    check_alias_or_disjoint(op, "dlogits", dlogits, "logits", logits);
   }
   if (N == 0) return;
   const int64_t real = shard_real_columns(vocab_start, Vs, vocab_real);
