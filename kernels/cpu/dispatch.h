@@ -9,7 +9,8 @@
 //    arithmetic, low-precision storage. fp32 tensors (e.g. parameter grads) are used in place.
 //  - fp64 mixed with anything else is an error.
 // Statistic tensors (mean, rstd, lse, losses) must be exactly the compute dtype (fp32, or fp64 in
-// the all-fp64 case). Shape and integer-tensor checks live here too, so messages look alike.
+// the all-fp64 case). Device and integer-tensor checks live here too; the backend-neutral ones (shapes, counts) are
+// in kernels/op_checks.h, shared with the CUDA backend, so messages look alike.
 // Aliasing (softmax_xent's dlogits == logits) works: each argument gets its own temporary and
 // only written arguments are copied back. Not here: any math.
 #pragma once
