@@ -25,4 +25,8 @@ struct ProcessGroups {
 // single-rank "self" backend when the world has one rank.
 ProcessGroups make_groups(std::unique_ptr<Comm> world, const Layout& layout, kernels::Device device);
 
+// One process on its own: world, dp and tp are groups of one (SelfComm). What a plain `kiln train`,
+// eval, sample and the tests use; code never asks whether groups exist.
+ProcessGroups one_rank_groups(kernels::Device device);
+
 }  // namespace parallel

@@ -8,6 +8,7 @@
 
 #include "configs/load.h"
 #include "launch/world.h"
+#include "model/placement.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tools/commands.h"
@@ -39,10 +40,10 @@ void add_train_command(CLI::App& app) {
     launch::Launched launched = start_ranks();
     const configs::Config cfg = configs::load_config(args->config, args->overrides);
     const parallel::Layout layout = parallel::make_layout(launched.world.size, launched.world.rank, cfg);
-    const kernels::Device device = trainer::resolve_device_and_precision(cfg.train).device;
+    const kernels::Device device = model::resolve_placement(cfg.train).device;
     if (launched.world.size > 1) launch::print_world_table(launched);
     parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, device);
-    trainer::Trainer t(cfg, &groups);
+    trainer::Trainer t(cfg, groups);
     const trainer::RunSummary s = t.run();
     if (s.stopped_by_signal) {
       if (layout.rank == 0)

@@ -27,7 +27,7 @@ void Trainer::save_checkpoint() {
   st.zero = cfg_.parallel.zero;
   st.config_yaml = configs::to_yaml(cfg_);
   st.tokenizer_dir = data::shard_tokenizer_dir(cfg_.data.train);
-  const PieceSet set = pieces_to_save(model_->params(), *optim_, layout_);
+  const model::PieceSet set = pieces_to_save(model_->params(), *optim_, layout_);
   saver_->begin(st, set.pieces);  // copies the bytes; the files are written in the background
   last_saved_step_ = step_;
 }
@@ -37,7 +37,7 @@ void Trainer::resume_if_asked() {
   if (how == "none") return;
   std::string dir;
   if (how == "auto") {
-    const std::optional<std::string> found = checkpoint::find_resume(ckpt_dir_, *world_);
+    const std::optional<std::string> found = checkpoint::find_resume(ckpt_dir_, *groups_.world);
     if (!found) return;
     dir = *found;
   } else {
@@ -63,7 +63,7 @@ bool Trainer::stop_agreed() {
   // Every rank must take the same branch, so the flag is all-reduced even when nobody was signalled.
   kernels::OwnedTensor flag(kernels::Device::kCpu, kernels::DType::I32, {1});
   flag.t.as<int32_t>()[0] = stop_requested() ? 1 : 0;
-  world_->all_reduce(flag.t, parallel::ReduceOp::kMax, {});
+  groups_.world->all_reduce(flag.t, parallel::ReduceOp::kMax, {});
   return flag.t.as<int32_t>()[0] != 0;
 }
 

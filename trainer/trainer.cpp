@@ -8,10 +8,10 @@
 
 #include "configs/load.h"
 #include "configs/validate.h"
+#include "formats/metrics.h"
 #include "kernels/check.h"
 #include "launch/versions.h"
-#include "trainer/flops.h"
-#include "parallel/comm_self.h"
+#include "model/flops.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/signals.h"
 
@@ -20,26 +20,11 @@ namespace trainer {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
-  Resolved r;
-  if (t.device == "cuda") r.device = kernels::Device::kCuda;
-  else if (t.device == "auto") r.device = kernels::cuda_backend_ready() ? kernels::Device::kCuda : kernels::Device::kCpu;
-  if (t.precision == "auto") {
-    r.precision = r.device == kernels::Device::kCuda ? kernels::DType::BF16 : kernels::DType::F32;
-  } else {
-    KILN_REQUIRE_INPUT(kernels::parse_precision(t.precision, &r.precision),
-                       "train.precision: expected auto, fp32, bf16 or fp16, got '" + t.precision + "'");
-  }
-  return r;
-}
-
-Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : cfg_(cfg), groups_(groups) {
-  res_ = resolve_device_and_precision(cfg.train);
-  if (groups_) layout_ = groups_->layout;
+Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
+    : cfg_(cfg), groups_(groups), layout_(groups.layout) {
+  res_ = model::resolve_placement(cfg.train);
   const kernels::Ops& ops = kernels::ops_for(res_.device);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
-  parallel::Comm* tp = groups_ ? groups_->tp.get() : nullptr;
-  parallel::Comm* dp = groups_ ? groups_->dp.get() : nullptr;
 
   data::LoaderOptions lo;
   lo.pattern = cfg.data.train;
@@ -56,12 +41,12 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
   const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
-  model_ = std::make_unique<Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
-                                       ModelPrecision{res_.precision, kernels::DType::F32}, tp,
-                                       zero1 ? layout_.dp : 0);
+  model_ = std::make_unique<model::Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
+                                              model::ModelPrecision{res_.precision, kernels::DType::F32},
+                                              *groups_.tp, zero1 ? layout_.dp : 0);
   model_->params().init(uint64_t(cfg.run.seed), ops);
-  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, OptimizerGroups{dp, tp, zero1});
-  if (!zero1) grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), dp, model_->grad_buckets());
+  grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), groups_, model_->grad_buckets(), zero1);
+  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, grad_sync_->owned());
   scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{1});
   scaler_ = LossScaler::for_precision(res_.precision);
   batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
@@ -69,12 +54,6 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
   // The run folder and its resolved config exist before step 0 (CONTRACTS §2); rank 0 writes them.
   run_dir_ = (fs::path(cfg.run.out_dir) / cfg.run.name).string();
   ckpt_dir_ = run_dir_ + "/checkpoints";
-  if (groups_) {
-    world_ = groups_->world.get();
-  } else {
-    own_world_ = std::make_unique<parallel::SelfComm>();
-    world_ = own_world_.get();
-  }
   if (is_root()) {
     std::error_code ec;
     fs::create_directories(ckpt_dir_, ec);
@@ -82,16 +61,16 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
     configs::write_config(cfg, run_dir_ + "/config.yaml");
     checkpoint::clean_stale(ckpt_dir_);  // a save that was killed before its commit
   }
-  world_->barrier();
-  saver_ = std::make_unique<checkpoint::Saver>(ckpt_dir_, cfg.checkpoint.keep_last, *world_);
+  groups_.world->barrier();
+  saver_ = std::make_unique<checkpoint::Saver>(ckpt_dir_, cfg.checkpoint.keep_last, *groups_.world);
   resume_if_asked();
 }
 
 double Trainer::average_over_dp(double x) {
-  if (!groups_ || layout_.dp == 1) return x;
+  if (layout_.dp == 1) return x;
   float v = float(x);
   kernels::device_copy(scalar_->t.data, res_.device, &v, kernels::Device::kCpu, sizeof v);
-  groups_->dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
+  groups_.dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
   kernels::device_copy(&v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
   return v;
 }
@@ -100,20 +79,23 @@ Trainer::~Trainer() = default;
 
 StepResult Trainer::train_step() {
   StepResult r;
-  const kernels::Ops& ops = kernels::ops_for(res_.device);
-  model_->params().zero_grads(ops);
+  model::ParamArena& params = model_->params();
+  params.zero_grads(kernels::ops_for(res_.device));
+  const auto bucket_ready = [&](int k) { grad_sync_->bucket_ready(k, {}); };
   for (int micro = 0; micro < accum_; ++micro) {
-    loader_->next(batch_);                                          // data
-    r.loss += model_->forward(batch_) / accum_;                     // kernels (+ tp collectives)
-    // In the last micro-step each finished bucket's dp all-reduce is queued right away.
-    const bool last = micro == accum_ - 1 && grad_sync_;
-    model_->backward(float(scaler_.scale / accum_),
-                     last ? std::function<void(int)>([&](int k) { grad_sync_->bucket_ready(k, {}); }) : nullptr);
+    loader_->next(batch_);                                            // data
+    r.loss += model_->forward(batch_) / accum_;                       // kernels (+ tp collectives)
+    // In the last micro-step each finished bucket's dp reduction is queued right away.
+    const bool last = micro == accum_ - 1;
+    model_->backward(float(scaler_.scale / accum_), last ? std::function<void(int)>(bucket_ready) : nullptr);
   }
-  if (grad_sync_) grad_sync_->finish({});                           // dp: the rest of the buckets
-  r.loss = average_over_dp(r.loss);                                 // report the global batch's loss
+  grad_sync_->finish({});                                             // dp: the rest (ZeRO-1: reduce-scatter)
+  r.loss = average_over_dp(r.loss);                                   // report the global batch's loss
   r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
-  r.stats = optim_->step(r.lr, scaler_.scale);                      // dp average + clip + AdamW
+  const Tensor grads = grad_sync_->owned_grads();                     // what this rank updates
+  const double norm = grad_sync_->global_norm(optim_->sum_squares(grads));  // over tp (+ ZeRO blocks)
+  r.stats = optim_->step(grads, r.lr, norm, scaler_.scale);           // clip + AdamW on the owned range
+  if (!r.stats.skipped) grad_sync_->gather_params(params.all_compute(), {});  // ZeRO-1: all-gather
   if (!scaler_.update(r.stats.skipped)) ++skipped_;
   ++step_;
   tokens_ += int64_t(cfg_.train.global_batch) * cfg_.model.seq_len;
@@ -150,10 +132,10 @@ RunSummary Trainer::run(int stop_at_step) {
   print_banner();
   sum.resumed_from_step = resumed_step_;
   install_stop_signal_handlers();
-  std::unique_ptr<Metrics> metrics;  // rank 0 only writes and prints
-  if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
-  const double flops_token = flops_per_token(cfg_.model);
-  const double peak_flops = res_.device == kernels::Device::kCuda ? peak_bf16_flops(kernels::gpu_name()) : 0.0;
+  std::unique_ptr<formats::Metrics> metrics;  // rank 0 only writes and prints
+  if (is_root()) metrics = std::make_unique<formats::Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
+  const double flops_token = model::flops_per_token(cfg_.model);
+  const double peak_flops = res_.device == kernels::Device::kCuda ? model::peak_bf16_flops(kernels::gpu_name()) : 0.0;
   const auto start = Clock::now();
   auto last_log = start;
   int64_t tokens_at_last_log = 0, tokens_after_first = 0;
@@ -171,7 +153,7 @@ RunSummary Trainer::run(int stop_at_step) {
     if (metrics && (step_ % cfg_.train.log_every == 0 || step_ == cfg_.train.max_steps || step_ == 1)) {
       const auto now = Clock::now();
       const double window_s = std::chrono::duration<double>(now - last_log).count();
-      TrainRecord rec;
+      formats::TrainRecord rec;
       rec.step = step_;
       rec.tokens = tokens_;
       rec.loss = r.loss;
@@ -192,7 +174,7 @@ RunSummary Trainer::run(int stop_at_step) {
     }
     const bool last = step_ == cfg_.train.max_steps;
     if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
-      sum.final_eval = evaluator_->run(*model_, groups_ ? groups_->dp.get() : nullptr);
+      sum.final_eval = evaluator_->run(*model_, *groups_.dp);
       sum.evaluated = true;
       if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }

@@ -10,10 +10,12 @@
 #include "checkpoint/checkpoint.h"
 #include "configs/config.h"
 #include "data/loader.h"
+#include "formats/records.h"
+#include "model/gpt2.h"
+#include "model/placement.h"
+#include "parallel/grad_sync.h"
 #include "parallel/groups.h"
 #include "trainer/evaluator.h"
-#include "trainer/metrics.h"
-#include "trainer/model.h"
 #include "trainer/optimizer.h"
 
 namespace trainer {
@@ -29,31 +31,25 @@ struct RunSummary {
   int steps = 0;
   std::vector<double> losses;  // per optimizer step, averaged over the global batch
   double final_loss = 0;
-  EvalResult final_eval;
+  formats::EvalResult final_eval;
   bool evaluated = false;
   double tokens_per_s = 0;  // mean over the run, after the first step
   int resumed_from_step = -1;      // -1: started fresh
   bool stopped_by_signal = false;  // SIGTERM/SIGUSR1: a checkpoint was committed, exit code 3
 };
 
-// Device and precision after resolving "auto" (cuda when ready, else cpu; bf16 on cuda, fp32 on cpu).
-struct Resolved {
-  kernels::Device device = kernels::Device::kCpu;
-  kernels::DType precision = kernels::DType::F32;
-};
-Resolved resolve_device_and_precision(const configs::TrainConfig& t);
-
 class Trainer {
  public:
   // Validates the data against the model (vocab), allocates everything, initialises weights.
-  // groups: the dp x tp process groups (null: a single process). They must outlive the trainer.
-  explicit Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups = nullptr);
+  // groups: the dp x tp process groups (parallel::one_rank_groups() for a single process). They
+  // must outlive the trainer.
+  Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups);
   ~Trainer();
   // Trains to train.max_steps. stop_at_step >= 0 behaves like a stop signal agreed at that step
   // (checkpoint, then return with stopped_by_signal): what resume tests use to interrupt a run.
   RunSummary run(int stop_at_step = -1);
   StepResult train_step();
-  Gpt2Model& model() { return *model_; }
+  model::Gpt2Model& model() { return *model_; }
   const std::string& run_dir() const { return run_dir_; }
 
  private:
@@ -66,12 +62,10 @@ class Trainer {
   void save_checkpoint();
   bool stop_agreed();
   configs::Config cfg_;
-  Resolved res_;
-  parallel::ProcessGroups* groups_ = nullptr;
+  model::Placement res_;
+  parallel::ProcessGroups& groups_;
   parallel::Layout layout_;
   std::unique_ptr<kernels::OwnedTensor> scalar_;  // (1) fp32 on the device, for dp averages
-  std::unique_ptr<parallel::Comm> own_world_;      // a one-rank world when no groups were given
-  parallel::Comm* world_ = nullptr;
   std::string ckpt_dir_;
   std::unique_ptr<checkpoint::Saver> saver_;
   int resumed_step_ = -1, last_saved_step_ = -1;
@@ -80,9 +74,9 @@ class Trainer {
   int64_t tokens_ = 0;
   std::string run_dir_;
   std::unique_ptr<data::TrainLoader> loader_;
-  std::unique_ptr<Gpt2Model> model_;
-  std::unique_ptr<AdamW> optim_;
-  std::unique_ptr<parallel::GradSync> grad_sync_;  // dp averaging, overlapped with the last backward
+  std::unique_ptr<model::Gpt2Model> model_;
+  std::unique_ptr<parallel::GradSync> grad_sync_;  // dp reduction (plain or ZeRO-1), the global norm
+  std::unique_ptr<AdamW> optim_;                   // local: the range grad_sync_ says this rank owns
   std::unique_ptr<Evaluator> evaluator_;
   LossScaler scaler_;
   int skipped_ = 0;

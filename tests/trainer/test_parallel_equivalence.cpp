@@ -16,8 +16,9 @@
 #include "parallel/layout.h"
 #include "tests/common/test_support.h"
 #include "tests/trainer/trainer_test_util.h"
-#include "trainer/comm_volume.h"
+#include "model/comm_volume.h"
 #include "trainer/trainer.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -57,7 +58,7 @@ configs::Config small_config(const std::string& name) {
 std::vector<double> one_rank_losses() {
   static std::vector<double> losses;
   if (losses.empty()) {
-    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank())));
+    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank())), kiln_test::one_rank_cpu());
     losses = t.run().losses;
   }
   return losses;
@@ -70,7 +71,7 @@ std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, 
   c.parallel.zero = zero;
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
   parallel::ProcessGroups groups = parallel::make_groups(std::move(comm), layout, kernels::Device::kCpu);
-  trainer::Trainer t(c, &groups);
+  trainer::Trainer t(c, groups);
   return t.run().losses;
 }
 
@@ -122,11 +123,11 @@ void expect_counted_volume(int tp, int zero) {
   auto* dp_count = new parallel::CountingComm(std::move(g.dp));
   g.tp.reset(tp_count);
   g.dp.reset(dp_count);
-  trainer::Trainer t(c, &g);
+  trainer::Trainer t(c, g);
   tp_count->reset();
   dp_count->reset();
   t.train_step();
-  const trainer::StepCommVolume want = trainer::step_comm_volume(c, layout.dp, layout.tp, kernels::DType::F32);
+  const model::StepCommVolume want = model::step_comm_volume(c, layout.dp, layout.tp, kernels::DType::F32);
   EXPECT_EQ(tp_count->counts().total(), want.tp_payload) << "tp=" << tp << " zero=" << zero;
   EXPECT_EQ(dp_count->counts().total(), want.dp_payload) << "tp=" << tp << " zero=" << zero;
   if (world().rank() == 0)
@@ -162,7 +163,7 @@ configs::Config ckpt_config(const std::string& name, int tp, int zero) {
 trainer::RunSummary run_layout(configs::Config c, std::unique_ptr<parallel::Comm> comm, int stop_at = -1) {
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
   parallel::ProcessGroups groups = parallel::make_groups(std::move(comm), layout, kernels::Device::kCpu);
-  trainer::Trainer t(c, &groups);
+  trainer::Trainer t(c, groups);
   return t.run(stop_at);
 }
 
@@ -196,7 +197,7 @@ TEST(ParallelCheckpoint, ResumeIsExactAndReshardsToEveryLayout) {
       c.checkpoint.resume = saved;  // an explicit checkpoint, written by (2,2)
       std::vector<double> tail;
       if (dp * tp == 1) {
-        if (world().rank() == 0) tail = trainer::Trainer(c).run().losses;  // one rank, no groups
+        if (world().rank() == 0) tail = trainer::Trainer(c, kiln_test::one_rank_cpu()).run().losses;  // one rank on its own
         else {  // the other ranks stand by: they hold the reference itself
           const std::vector<double> ref = one_rank_losses();
           tail.assign(ref.begin() + 7, ref.end());
