@@ -119,8 +119,10 @@ PrepareSummary prepare(const PrepareOptions& opt, const PrepareProgress& progres
   try {
     tok->save((staging / "tokenizer").string());
     sync_dir(staging / "tokenizer");
-    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress);
-    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress);
+    // Declared before the sinks, so it is joined after them: queued writes never outlive the run.
+    ShardWriterThread writer;
+    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress, writer);
+    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress, writer);
     SplitRouter router(opt.val_fraction, opt.seed, train, val, (staging / "held_document.bin").string());
     const Tokenizer& t = *tok;
     DocumentReader reader(inputs, opt.slice_bytes, [&t](std::string_view s) { return t.split_point(s); });

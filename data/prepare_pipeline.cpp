@@ -23,6 +23,10 @@ namespace data {
 namespace {
 
 constexpr size_t kMaxChunksPerBatch = 8192;  // many tiny JSONL lines still make modest batches
+// Text in flight (queued, being tokenized, tokenized and waiting for its turn) stays under this
+// whatever the thread count: batches shrink as slots grow. Its ids take ~1.5x as much again.
+constexpr size_t kInFlightBytes = size_t{32} << 20;
+constexpr size_t kMinBatchBytes = size_t{64} << 10;
 
 struct Result {
   std::vector<TokenizedChunk> chunks;
@@ -69,6 +73,7 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
                            const std::function<void(std::vector<TokenizedChunk>& batch)>& consume) {
   const int threads = std::max(1, opt.threads);
   const uint64_t slots = 2 * uint64_t(threads) + 2;
+  const size_t batch_bytes = std::max(kMinBatchBytes, std::min(opt.batch_bytes, kInFlightBytes / slots));
   Shared sh;
 
   std::thread reader_thread([&] {
@@ -83,7 +88,7 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
         }
         std::vector<DocChunk> batch;
         size_t bytes = 0;
-        while (bytes < opt.batch_bytes && batch.size() < kMaxChunksPerBatch) {
+        while (bytes < batch_bytes && batch.size() < kMaxChunksPerBatch) {
           DocChunk c;
           if (!reader.next(&c)) {
             more = false;

@@ -3,8 +3,10 @@
 // calling thread as the ordered consumer. Results reach the consumer in input order whatever the
 // thread count, so the shards are byte-identical for --threads 1 and --threads 16.
 //
-// Called by prepare(). Memory is bounded: at most 2*threads+2 batches (each ~batch_bytes of text,
-// then its ids) exist at once; the reader waits for the consumer when that many are in flight.
+// Called by prepare(). Memory is bounded: at most 2*threads+2 batches exist at once (the reader
+// waits for the consumer when that many are in flight), each ~batch_bytes of text and then its ids,
+// with batch_bytes lowered so that all of them hold at most 32 MiB of text whatever the thread
+// count (but never below 64 KiB; a text slice is one chunk, see PrepareOptions::slice_bytes).
 // Does not split train/val or write files: that is the consumer's job.
 #pragma once
 
