@@ -173,11 +173,11 @@ bool DocumentReader::next(DocChunk* chunk) {
       while (!eof_ && buf_.size() < slice_bytes_) fill();
       size_t cut = 0;
       if (!eof_) {
-        // Only the newly read region needs searching (the cut rule looks one byte back), so an
-        // input with no cut point for a long stretch stays linear.
+        // Only the newly read region needs searching (the cut rules look at most one code point,
+        // 4 bytes, back), so an input with no cut point for a long stretch stays linear.
         size_t from = 0;
         while ((cut = cut_(std::string_view(buf_).substr(from))) == 0 && !eof_) {
-          from = buf_.size() > 0 ? buf_.size() - 1 : 0;
+          from = buf_.size() > 4 ? buf_.size() - 4 : 0;
           fill();
         }
         if (cut != 0) cut += from;
