@@ -90,10 +90,16 @@ std::string quote_token(std::string_view t) {
   return q + "\"";
 }
 
+// The whole file in one read (not a character at a time: this is on every `kiln prepare` start).
 std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (!f.good() && !f.eof()) throw kernels::InputError("cannot read tokenizer file " + path);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw kernels::InputError("cannot read tokenizer file " + path);
+  std::string s;
+  char buf[1 << 16];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+  const bool ok = !std::ferror(f);
+  std::fclose(f);
+  if (!ok) throw kernels::InputError("cannot read tokenizer file " + path);
   return s;
 }
 
