@@ -29,7 +29,7 @@ namespace data {
 // "train_000123.h5" / "val_000007.h5": the names ShardSink writes.
 bool is_shard_name(const std::string& file_name);
 
-inline constexpr size_t kSinkBlockTokens = size_t{1} << 20;  // 4 MiB of ids per handed-over block
+inline constexpr size_t kSinkBlockTokens = size_t{1} << 18;  // 1 MiB of ids per handed-over block
 inline constexpr size_t kWriterQueue = 4;                    // blocks waiting for the writer, at most
 
 // One background thread running write tasks in submission order (FIFO across every sink, so each
@@ -107,12 +107,12 @@ class ShardSink {
 //   goes to train. A lone document always trains (a corpus without train data is useless).
 // Only the last document can move, so the router holds back the current document (buffers its
 // tokens) only while the split it would leave empty has no document yet; in any real corpus that
-// stops after the first few documents. A held document past spill_tokens (4M by default: a single
+// stops after the first few documents. A held document past spill_tokens (1M by default: a single
 // large file) continues in the file spill_path, so memory stays bounded even then.
 class SplitRouter {
  public:
   SplitRouter(double val_fraction, uint64_t seed, ShardSink& train, ShardSink& val, std::string spill_path,
-              size_t spill_tokens = size_t{4} << 20);
+              size_t spill_tokens = size_t{1} << 20);
   ~SplitRouter();
   SplitRouter(const SplitRouter&) = delete;
   SplitRouter& operator=(const SplitRouter&) = delete;
