@@ -119,15 +119,18 @@ PrepareSummary prepare(const PrepareOptions& opt, const PrepareProgress& progres
   try {
     tok->save((staging / "tokenizer").string());
     sync_dir(staging / "tokenizer");
-    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress);
-    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress);
+    // Declared before the sinks, so it is joined after them: queued writes never outlive the run.
+    ShardWriterThread writer;
+    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress, writer);
+    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress, writer);
     SplitRouter router(opt.val_fraction, opt.seed, train, val, (staging / "held_document.bin").string());
-    const Tokenizer& t = *tok;
-    DocumentReader reader(inputs, opt.slice_bytes, [&t](std::string_view s) { return t.split_point(s); });
-
     PipelineOptions po;
     po.threads = opt.threads > 0 ? opt.threads : int(std::max(1u, std::thread::hardware_concurrency()));
     po.jsonl_key = opt.jsonl_key;
+    // A slice is one chunk of a batch: no larger than a batch, or the in-flight bound would not hold.
+    const size_t slice = std::min(opt.slice_bytes, pipeline_batch_bytes(po.threads, po.batch_bytes));
+    const Tokenizer& t = *tok;
+    DocumentReader reader(inputs, slice, [&t](std::string_view s) { return t.split_point(s); });
     using Clock = std::chrono::steady_clock;
     const Clock::time_point t0 = Clock::now();
     Clock::time_point last_status = t0;

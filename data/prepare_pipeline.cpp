@@ -23,6 +23,13 @@ namespace data {
 namespace {
 
 constexpr size_t kMaxChunksPerBatch = 8192;  // many tiny JSONL lines still make modest batches
+// Text in flight (queued, being tokenized, tokenized and waiting for its turn) stays under this
+// whatever the thread count: batches shrink as slots grow. Its ids take at most 4x as much again
+// (a token covers at least one byte), ~1.2x for English.
+constexpr size_t kInFlightBytes = size_t{16} << 20;
+constexpr size_t kMinBatchBytes = size_t{64} << 10;
+
+uint64_t pipeline_slots(int threads) { return 2 * uint64_t(std::max(1, threads)) + 2; }
 
 struct Result {
   std::vector<TokenizedChunk> chunks;
@@ -65,10 +72,15 @@ Result tokenize_batch(const std::vector<DocChunk>& batch, const DocumentReader& 
 
 }  // namespace
 
+size_t pipeline_batch_bytes(int threads, size_t max_batch_bytes) {
+  return std::max(kMinBatchBytes, std::min(max_batch_bytes, size_t(kInFlightBytes / pipeline_slots(threads))));
+}
+
 void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const PipelineOptions& opt,
                            const std::function<void(std::vector<TokenizedChunk>& batch)>& consume) {
   const int threads = std::max(1, opt.threads);
-  const uint64_t slots = 2 * uint64_t(threads) + 2;
+  const uint64_t slots = pipeline_slots(threads);
+  const size_t batch_bytes = pipeline_batch_bytes(threads, opt.batch_bytes);
   Shared sh;
 
   std::thread reader_thread([&] {
@@ -83,7 +95,7 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
         }
         std::vector<DocChunk> batch;
         size_t bytes = 0;
-        while (bytes < opt.batch_bytes && batch.size() < kMaxChunksPerBatch) {
+        while (bytes < batch_bytes && batch.size() < kMaxChunksPerBatch) {
           DocChunk c;
           if (!reader.next(&c)) {
             more = false;

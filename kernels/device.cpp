@@ -1,6 +1,11 @@
 // kernels/device.cpp
 // Switchboard for memory and devices: the one place (with backend.cpp) that knows whether the CUDA
 // backend was built. Host memory is 64-byte aligned so BLAS and vector loops get aligned rows.
+//
+// The CUDA backend is a plugin (kernels/cuda_plugin.h), loaded by the first call that needs a GPU
+// (device memory, a device name). gpu_count() asks the driver directly until then, so `kiln
+// --version` and every CPU-only command start without loading the CUDA runtime or its libraries.
+// The versions build_info() reports are the ones this build was compiled against (headers only).
 #include "kernels/device.h"
 
 #include <cstdlib>
@@ -8,7 +13,11 @@
 
 #include "kernels/check.h"
 #if KILN_HAVE_CUDA
-#include "kernels/cuda/device_cuda.h"
+#include <cuda_runtime_api.h>  // CUDART_VERSION
+#include <cudnn_version.h>     // CUDNN_MAJOR, ...
+#include <nccl.h>              // NCCL_MAJOR, ...
+
+#include "kernels/cuda_plugin.h"
 #endif
 
 namespace kernels {
@@ -16,10 +25,14 @@ namespace kernels {
 BuildInfo build_info() {
   BuildInfo b;
 #if KILN_HAVE_CUDA
+  const auto v3 = [](int a, int b, int c) {
+    return std::to_string(a) + "." + std::to_string(b) + "." + std::to_string(c);
+  };
   b.cuda = true;
-  b.cuda_version = cuda::runtime_version();
-  b.cudnn_version = cuda::cudnn_version();
-  b.nccl_version = cuda::nccl_version();
+  b.cuda_version = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10);
+  b.cudnn_version = v3(CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL);
+  b.nccl_version = v3(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH);
+  b.cuda_plugin = cuda_plugin_path();
 #else
   b.cuda_version = b.cudnn_version = b.nccl_version = "no";
 #endif
@@ -28,7 +41,9 @@ BuildInfo build_info() {
 
 int gpu_count() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count();
+  // The runtime's answer once it is loaded: it can be 0 where the driver says N (a driver too old
+  // for this runtime), and then no GPU is usable.
+  return cuda_plugin_loaded() ? cuda_plugin().gpu_count() : cuda_driver_gpu_count();
 #else
   return 0;
 #endif
@@ -36,7 +51,7 @@ int gpu_count() {
 
 std::string gpu_name() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count() > 0 ? cuda::device_name() : "";
+  return gpu_count() > 0 && cuda_plugin().gpu_count() > 0 ? cuda_plugin().device_name() : "";
 #else
   return "";
 #endif
@@ -44,7 +59,8 @@ std::string gpu_name() {
 
 size_t gpu_peak_allocated_bytes() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count() > 0 ? cuda::memory_stats().peak_allocated : 0;
+  // Nothing was allocated on a GPU unless the plugin is loaded; never load it just to say 0.
+  return cuda_plugin_loaded() && cuda_plugin().gpu_count() > 0 ? cuda_plugin().peak_allocated_bytes() : 0;
 #else
   return 0;
 #endif
@@ -66,7 +82,7 @@ void* device_alloc(Device d, size_t bytes) {
     return p;
   }
 #if KILN_HAVE_CUDA
-  return cuda::alloc(bytes);
+  return cuda_plugin().alloc(bytes);
 #else
   no_cuda("device_alloc");
 #endif
@@ -75,7 +91,7 @@ void* device_alloc(Device d, size_t bytes) {
 void device_free(Device d, void* p) {
   if (d == Device::kCpu) return std::free(p);
 #if KILN_HAVE_CUDA
-  cuda::free(p);
+  cuda_plugin().free(p);
 #else
   no_cuda("device_free");
 #endif
@@ -88,7 +104,7 @@ void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, siz
     return;
   }
 #if KILN_HAVE_CUDA
-  cuda::copy(dst, dst_dev == Device::kCuda, src, src_dev == Device::kCuda, bytes);
+  cuda_plugin().copy(dst, dst_dev == Device::kCuda, src, src_dev == Device::kCuda, bytes);
 #else
   no_cuda("device_copy");
 #endif
@@ -100,7 +116,7 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
     return;
   }
 #if KILN_HAVE_CUDA
-  cuda::memset_zero(p, bytes, s);
+  cuda_plugin().memset_zero(p, bytes, s);
 #else
   (void)s;
   no_cuda("device_memset_zero");
@@ -110,7 +126,7 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
 void device_synchronize(Device d) {
   if (d == Device::kCpu) return;
 #if KILN_HAVE_CUDA
-  cuda::synchronize();
+  cuda_plugin().synchronize();
 #else
   no_cuda("device_synchronize");
 #endif

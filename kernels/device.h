@@ -24,10 +24,14 @@ struct Stream {
 
 // Build features, for `kiln --version` and the start-up banner.
 struct BuildInfo {
-  bool cuda = false;           // the CUDA backend library was compiled and linked
-  std::string cuda_version;    // runtime version, or "no"
+  bool cuda = false;           // the CUDA backend was compiled (as the plugin libkiln_cuda.so)
+  // Versions this build was compiled against (the headers), or "no".
+  std::string cuda_version;
   std::string cudnn_version;   // or "no"
   std::string nccl_version;    // or "no"
+  // The CUDA plugin file the first GPU use would load (kernels/cuda_plugin.h), "" when CUDA was
+  // built but the file is missing; not loaded to find out.
+  std::string cuda_plugin;
 };
 BuildInfo build_info();
 

@@ -20,7 +20,8 @@
 // synchronizes the ranks; ncclCommDestroy flushes outstanding work). Destroy groups in the same
 // order on every rank. The calling thread's current device must be the one bound at start-up.
 //
-// No CUDA or NCCL header here: handles are kept as void* and cast in comm_nccl.cpp.
+// No CUDA or NCCL header here or in comm_nccl.cpp: handles are void*, and the calls go through
+// the CUDA plugin (kernels/cuda_plugin.h), which alone links the CUDA runtime and NCCL.
 #pragma once
 
 #include <cstddef>
@@ -69,7 +70,7 @@ class NcclComm final : public Comm {
   void end(Stream caller);
 
   std::unique_ptr<Comm> host_;
-  int rank_ = 0, size_ = 1, device_ = 0;
+  int rank_ = 0, size_ = 1;
   void* comm_ = nullptr;    // ncclComm_t
   void* stream_ = nullptr;  // cudaStream_t, non-blocking
   void* ready_ = nullptr;   // cudaEvent_t: the caller's work before the collective is done
