@@ -16,6 +16,8 @@
 //  - I/O goes in blocks of kBlock bytes. HDF5 here is the thread-safe build with one global lock:
 //    a single 1 GB H5Dwrite in the writer thread would hold that lock (and stall the data loader's
 //    reads) for the whole write; blocks let other threads in between.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
@@ -117,6 +119,10 @@ void write_shard_file(const std::string& path, int rank, std::vector<WriteItem>&
 }
 
 ShardReader::ShardReader(const std::string& path) : path_(path) {
+  // A FIFO named like a rank file would block H5Fopen forever: regular files only.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw kernels::InputError(path + ": not a regular file (expected an HDF5 checkpoint file)");
   data::io::QuietHdf5 quiet;
   // CLOSE_STRONG: closing the file also closes any object of it still open inside HDF5, so a
   // reader never keeps a damaged file alive. (HDF5 1.10.8 may still print "infinite loop closing

@@ -24,6 +24,9 @@
 namespace data {
 namespace {
 
+// Longest string attribute read (kiln's are a word and a hash).
+constexpr size_t kMaxStringAttrBytes = 4096;
+
 [[noreturn]] void bad(const std::string& path, const std::string& problem) {
   throw kernels::InputError("shard " + path + ": " + problem);
 }
@@ -49,6 +52,12 @@ io::H5Id open_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) bad(path, "no such file");
   if (S_ISDIR(st.st_mode)) bad(path, "is a folder, expected an HDF5 token shard file");
+  // Checked before opening: open() on a FIFO blocks until a writer appears (forever, for a glob
+  // that matched a named pipe), and a device could stream endlessly.
+  if (!S_ISREG(st.st_mode)) {
+    bad(path, std::string("is ") + (S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : "a device or socket") +
+                  ", expected a regular HDF5 token shard file");
+  }
   io::H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.ok()) {
     bad(path, with_hdf5_reason("cannot be opened as HDF5") +
@@ -68,7 +77,12 @@ io::H5Id open_scalar_attr(hid_t file, const char* name, H5T_class_t cls, const c
   io::H5Id type(attr.ok() ? H5Aget_type(attr.get()) : H5I_INVALID_HID);
   io::H5Id space(attr.ok() ? H5Aget_space(attr.get()) : H5I_INVALID_HID);
   if (!type.ok() || !space.ok()) bad(path, with_hdf5_reason(std::string("cannot read attribute ") + name));
-  if (H5Tget_class(type.get()) != cls || H5Sget_simple_extent_npoints(space.get()) != 1) {
+  // Class, rank and element count before any read: a larger dataspace would make H5Aread write
+  // past our one-element buffer, a wide integer would not fit int64.
+  const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+  if (H5Tget_class(type.get()) != cls || (space_class != H5S_SCALAR && space_class != H5S_SIMPLE) ||
+      H5Sget_simple_extent_ndims(space.get()) > 1 || H5Sget_simple_extent_npoints(space.get()) != 1 ||
+      (cls == H5T_INTEGER && H5Tget_size(type.get()) > 8)) {
     bad(path, std::string("attribute ") + name + " is " + describe_type(type.get()) +
                   " or not a single value (expected " + expected + ")");
   }
@@ -88,8 +102,13 @@ std::string read_string_attr(hid_t file, const char* name, const char* expected,
     if (ok && s != nullptr) out = s;
     if (s != nullptr) H5free_memory(s);
   } else if (ok) {
-    // Fixed-length: read the stored size plus room for a terminator, then cut at the first NUL.
+    // Fixed-length (what kiln writes since shards carry checksummed metadata): read the stored
+    // size plus room for a terminator, then cut at the first NUL. Sizes are bounded first.
     const size_t size = H5Tget_size(ftype.get());
+    if (size == 0 || size > kMaxStringAttrBytes) {
+      bad(path, std::string("attribute ") + name + " is a string of " + std::to_string(size) + " bytes (expected 1.." +
+                    std::to_string(kMaxStringAttrBytes) + ")");
+    }
     std::string buf(size + 1, '\0');
     ok = H5Tset_size(mtype.get(), size + 1) >= 0 && H5Aread(attr.get(), mtype.get(), buf.data()) >= 0;
     out = buf.c_str();

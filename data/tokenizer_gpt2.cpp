@@ -37,6 +37,7 @@
 #include "data/json_scan.h"
 #include "data/pretokenize.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace data {
 namespace fs = std::filesystem;
@@ -90,12 +91,8 @@ std::string quote_token(std::string_view t) {
   return q + "\"";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (!f.good() && !f.eof()) throw kernels::InputError("cannot read tokenizer file " + path);
-  return s;
-}
+// Regular files only, read with errors named (a FIFO named encoder.json would block forever).
+std::string slurp(const std::string& path) { return kernels::read_user_text_file(path, "tokenizer file"); }
 
 // Gives every tokenizer a never-reused id, so a thread's cache can tell whose entries it holds
 // (an address could be reused by a later tokenizer with another vocabulary).

@@ -13,6 +13,7 @@
 #include "trainer/flops.h"
 #include "parallel/comm_self.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/memory_estimate.h"
 #include "trainer/signals.h"
 
 namespace trainer {
@@ -38,6 +39,10 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
   if (groups_) layout_ = groups_->layout;
   const kernels::Ops& ops = kernels::ops_for(res_.device);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
+  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
+  // Every size is checked against int64 and the memory available before anything is allocated.
+  require_memory({cfg.model, cfg.train.micro_batch, layout_.tp, zero1 ? layout_.dp : 0, res_.precision,
+                  kernels::DType::F32, /*checkpoint_staging=*/true, res_.device});
   parallel::Comm* tp = groups_ ? groups_->tp.get() : nullptr;
   parallel::Comm* dp = groups_ ? groups_->dp.get() : nullptr;
 
@@ -55,7 +60,6 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
                          std::to_string(vocab_real) + " (" + cfg.data.train + ")");
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
-  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
   model_ = std::make_unique<Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
                                        ModelPrecision{res_.precision, kernels::DType::F32}, tp,
                                        zero1 ? layout_.dp : 0);
@@ -130,8 +134,8 @@ void Trainer::print_banner() const {
   std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
               cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
               params / 1e6);
-  std::printf("kiln | %d tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
-              cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
+  std::printf("kiln | %lld tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
+              (long long)cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
   if (res_.device == kernels::Device::kCuda)
     std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
@@ -204,9 +208,9 @@ RunSummary Trainer::run(int stop_at_step) {
       break;
     }
   }
-  // The end of a run (or a stop) is always checkpointed when checkpoints are on, and every save
-  // is committed before returning: no run loses a checkpoint.
-  if (cfg_.checkpoint.every > 0 && last_saved_step_ != step_ && step_ > 0) save_checkpoint();
+  // The end of a run (or a stop) is always checkpointed (checkpoint.every: 0 means only this one),
+  // and every save is committed before returning: no run loses a checkpoint.
+  if (last_saved_step_ != step_ && step_ > 0) save_checkpoint();
   saver_->commit(/*wait=*/true);
   sum.steps = step_;
   sum.tokens_per_s = time_after_first > 0 ? double(tokens_after_first) / time_after_first : 0;
