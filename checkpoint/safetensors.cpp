@@ -216,7 +216,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     for (const nlohmann::json& d : shape) {
       // A dim past the file size can never be backed by data; bounding it also keeps numel finite.
       if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(data_bytes) + 1)
-        bad_file(path, where + " shape has " + kernels::describe_json(d) + " as a dim (expected a non-negative integer no larger than the data)");
+        bad_file(path, where + " shape has " + kernels::describe_json(d) + " as a dim: a negative, non-integer or impossible dim");
       const int64_t dim = d.get<int64_t>();
       t.shape.push_back(dim);
       // Saturate at data_bytes + 1 (already too big to be backed) instead of overflowing.

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh [--smoke] [SECONDS] [TARGET...]: build kiln's libFuzzer targets with clang,
-# AddressSanitizer and UndefinedBehaviorSanitizer into build-fuzz/, and fuzz each TARGET (default:
+# AddressSanitizer and UndefinedBehaviorSanitizer into build-sanitize/ (scripts/sanitize/configure.sh),
+# and fuzz each TARGET (default:
 # all of config shard manifest safetensors tokenizer) for SECONDS (default 300) starting from the
 # stored seed corpus tests/fuzz/corpus/<target>. --smoke: 10 s each (what CI runs).
-# Findings (crash-*, leak-*, timeout-*, oom-*) land in build-fuzz/findings/<target>/; once fixed,
+# Findings (crash-*, leak-*, timeout-*, oom-*) land in build-sanitize/findings/<target>/; once fixed,
 # copy the input into tests/fuzz/regressions/<target>/ so every test run replays it. Prints one
 # line per target: executions, seconds, findings. Exit 1 when anything was found.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+build="${KILN_SANITIZE_BUILD_DIR:-$root/build-sanitize}"  # shared with scripts/test.sh --sanitize
 seconds=300
 targets=()
 for a in "$@"; do
@@ -21,30 +22,11 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(config shard manifest safetensors tokenizer)
 
 "$root/scripts/setup.sh"
-# clang, its runtime (libFuzzer, the sanitizers) and its OpenMP, from Debian.
-need=()
-for p in clang libclang-rt-dev libomp-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  echo "fuzz: installing ${need[*]}"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_WITH_CUDA=OFF -DKILN_FUZZ=ON \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" \
-  -DCMAKE_CXX_FLAGS="$san -fsanitize=fuzzer-no-link" -DCMAKE_C_FLAGS="$san" \
-  -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
+"$root/scripts/sanitize/configure.sh" "$build"
 cmake --build "$build" -j "$(nproc)" $(for t in "${targets[@]}"; do echo --target "fuzz_$t"; done)
 
 # Leaks inside the system libraries (not built with ASan) are listed in the suppressions file.
-export LSAN_OPTIONS="suppressions=$root/scripts/sanitize/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+source "$build/sanitizer_env.sh"
 export TMPDIR="$build/tmp"
 mkdir -p "$TMPDIR"
 status=0

@@ -187,6 +187,9 @@ TEST(Safetensors, ReaderRejectsBadHeadersNamingFileAndTensor) {
       {R"([1,2])", 0, "not a JSON object"},
       {R"({"w": )", 0, "not valid JSON"},
       {R"({"__metadata__":{"format":1}})", 0, "not a string"},
+      // Untrusted JSON is described, never dumped into the message, and its nesting is bounded.
+      {R"({"w":{"dtype":[[["F32"]]],"shape":[2],"data_offsets":[0,8]}})", 8, "unsupported dtype an array of 1 values"},
+      {"{\"w\":" + std::string(100000, '[') + std::string(100000, ']') + "}", 0, "header: nested deeper than 64 levels"},
   };
   for (const Case& c : cases) {
     const std::string msg = kiln_test::input_error_of([&] { checkpoint::read_safetensors(handmade(p, c.header, c.data)); });

@@ -43,7 +43,7 @@ TEST(YamlStrict, RefusesWhatYamlCppWouldMisread) {
        "mapping that starts at line 1, column 8 (a [ or { that is never closed?)"},
       // yaml-cpp issue 938: this input made yaml-cpp 0.6 stall, then crash.
       {"{# ke\ny{:",
-       "x.yaml: YAML syntax error at line 2, column 4: did not find expected ',' or '}' while parsing a flow "
+       "x.yaml: YAML syntax error at line 2, column 2: did not find expected ',' or '}' while parsing a flow "
        "mapping that starts at line 1, column 1 (a [ or { that is never closed?)"},
       // Tabs as indentation.
       {"model:\n\tn_layer: 2\n",
