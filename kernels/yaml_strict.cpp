@@ -179,14 +179,15 @@ YAML::Node load_yaml_strict(const std::string& text, const std::string& source) 
   }
   const StrictNode* d = nullptr;
   if (!strict) {
-    if (!root.IsNull()) throw InputError(source + ": YAML readers disagree about this file (it holds no document)");
+    if (!root.IsNull()) throw YamlReadersDisagree(source + ": YAML readers disagree about this file (it holds no document)");
   } else {
     d = first_difference(*strict, root);
   }
   if (d) {
-    syntax_error(source, d->line, d->column,
-                 "yaml-cpp (kiln's YAML library) reads this differently from the YAML specification; "
-                 "write it more plainly (quote a string value, put a list or map on its own lines)");
+    throw YamlReadersDisagree(source + ": YAML syntax error at " + at(d->line, d->column) +
+                              ": yaml-cpp (kiln's YAML library) reads this differently from the YAML "
+                              "specification; write it more plainly (quote a string value, put a list or "
+                              "map on its own lines)");
   }
   return root;
 }

@@ -24,7 +24,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "kernels/check.h"
+
 namespace kernels {
+
+// The InputError thrown when yaml-cpp's tree differs from libyaml's: still exit 2 for the user,
+// but its own type so the config fuzzer can treat it as a finding (a misreading not yet refused
+// with a precise reason).
+struct YamlReadersDisagree : InputError {
+  using InputError::InputError;
+};
 
 inline constexpr int kYamlMaxDepth = 64;                      // maps/lists inside each other
 inline constexpr size_t kYamlMaxBytes = size_t{256} << 20;    // a manifest of a huge model is ~MBs
