@@ -170,6 +170,18 @@ YAML::Node load_yaml_strict(const std::string& text, const std::string& source) 
   if (text.size() > kYamlMaxBytes)
     throw InputError(source + ": " + std::to_string(text.size()) + " bytes of YAML, more than the " +
                      std::to_string(kYamlMaxBytes) + " kiln reads");
+  // A carriage return not followed by a line feed ends a line for YAML (and libyaml) but not for
+  // yaml-cpp, which keeps it inside the value: `lr: 2.0e\r4` would be two different numbers.
+  // Found by the config fuzzer; \r\n (Windows) line ends read the same in both and are fine.
+  for (size_t i = 0, line = 0, col = 0; i < text.size(); ++i, ++col) {
+    if (text[i] == '\n') {
+      ++line;
+      col = size_t(-1);
+    } else if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) {
+      syntax_error(source, line, col,
+                   "a carriage return (\\r) without a line feed; save the file with \\n or \\r\\n line ends");
+    }
+  }
   const std::unique_ptr<StrictNode> strict = parse_with_libyaml(text, source);
   YAML::Node root;
   try {

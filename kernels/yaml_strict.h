@@ -11,6 +11,7 @@
 // a kernels::InputError "<source>: YAML syntax error at line L, column C: <what>" (exit 2):
 //  - anything libyaml rejects (unterminated quotes or flow collections, bad indentation, tabs, ...)
 //  - more than one document (yaml-cpp silently keeps the first)
+//  - a carriage return without a line feed (a line break for YAML, part of the value for yaml-cpp)
 //  - nesting deeper than kYamlMaxDepth (yaml-cpp recurses per level and would overflow the stack)
 //  - anchors, aliases and tags (never needed in kiln's files; aliases would let a small file
 //    expand into a huge tree)

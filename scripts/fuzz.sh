@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
   # The seed corpus is read, not written: new inputs go to the work folder.
   "$build/tests/fuzz/fuzz_$t" "$work" "$root/tests/fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" >"$log" 2>&1 || true
-  runs=$(grep -o 'stat::number_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   found=$(find "$findings" -type f | wc -l)
   printf 'fuzz_%-12s %10s executions in %4s s, %s findings, corpus %s inputs\n' "$t" "${runs:-0}" "$seconds" "$found" \
     "$(find "$work" -type f | wc -l)"

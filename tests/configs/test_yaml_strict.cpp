@@ -54,6 +54,10 @@ TEST(YamlStrict, RefusesWhatYamlCppWouldMisread) {
                                     "in kiln's YAML files"},
       {"run: {name: !!str 5}\n",
        "x.yaml: YAML syntax error at line 1, column 13: tags (!name) are not supported in kiln's YAML files"},
+      // A lone carriage return: a line break for YAML, part of the number for yaml-cpp (fuzzer).
+      {"optim: {lr: 2.0e-3, min_lr: 2.0e\r4}\n",
+       "x.yaml: YAML syntax error at line 1, column 33: a carriage return (\\r) without a line feed; save the "
+       "file with \\n or \\r\\n line ends"},
       // Bytes that are not UTF-8 text.
       {"run: {name: \"\xff\"}\n",
        "x.yaml: not valid YAML text at byte 14: invalid leading UTF-8 octet (YAML files are UTF-8 text)"},
@@ -84,6 +88,10 @@ TEST(YamlStrict, AcceptsEveryStyleKilnUses) {
   EXPECT_EQ(c.model.n_layer, 2);
   EXPECT_EQ(c.data.train, "folded text");
   EXPECT_EQ(c.data.val, "literal\n");
+  // Windows line ends read the same as Unix ones.
+  std::string crlf;
+  for (char ch : yaml) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+  EXPECT_TRUE(configs::config_from_yaml_string(crlf, "crlf.yaml") == c);
   // The resolved config kiln writes (to_yaml) reads back through the same door.
   EXPECT_TRUE(configs::config_from_yaml_string(configs::to_yaml(c), "y.yaml") == c);
 }
