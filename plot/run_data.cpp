@@ -69,15 +69,15 @@ bool for_each_json_line(const std::string& file, OnLine on_line) {
     const std::string line = text.substr(begin, end - begin);
     begin = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string why = "not a JSON object";
+    std::string why;
     const Json obj = kernels::parse_untrusted_json(line, &why);
     if (obj.is_discarded() || !obj.is_object()) {
       if (!complete) break;  // the trainer is appending this line right now: plot what is complete
       std::string shown;  // the start of the line, control bytes masked
       for (size_t i = 0; i < line.size() && i < 80; ++i)
         shown += (static_cast<unsigned char>(line[i]) < 0x20) ? '?' : line[i];
-      throw kernels::InputError("plot: " + file + ":" + std::to_string(number) + ": " +
-                                (obj.is_discarded() ? why : "not a JSON object") + ": " + shown);
+      throw kernels::InputError("plot: " + file + ":" + std::to_string(number) + ": not a JSON object" +
+                                (obj.is_discarded() ? " (" + why + ")" : "") + ": " + shown);
     }
     on_line(Line{file, number, obj});
   }

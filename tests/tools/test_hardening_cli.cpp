@@ -134,7 +134,7 @@ TEST(Hardening, DeeplyNestedMetricsLineExitsTwoInPlot) {
   kiln_test::write_file(dir + "/run/metrics.jsonl", "{\"step\":1,\"tokens\":1,\"loss\":" + deep + "}\n");
   const Outcome o = kiln("plot " + dir + "/run --out " + dir + "/p.svg");
   EXPECT_EQ(o.code, 2) << o.err;  // before: SIGSEGV (stack overflow in dump())
-  EXPECT_FIRST_LINE_STARTS(o, "kiln: error: plot: " + dir + "/run/metrics.jsonl:1: nested deeper than 64 levels");
+  EXPECT_FIRST_LINE_STARTS(o, "kiln: error: plot: " + dir + "/run/metrics.jsonl:1: not a JSON object (nested deeper than 64 levels");
   EXPECT_LT(o.first.size(), 300u) << "the message must not quote the whole line";
   // A value of the wrong type is described, never dumped.
   kiln_test::write_file(dir + "/run/metrics.jsonl", "{\"step\":1,\"tokens\":1,\"loss\":[[[1]]]}\n");
