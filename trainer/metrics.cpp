@@ -1,13 +1,12 @@
 // trainer/metrics.cpp
 #include "trainer/metrics.h"
 
-#include "kernels/json_untrusted.h"
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "kernels/json_untrusted.h"
 #include "kernels/check.h"
 
 namespace trainer {
