@@ -186,6 +186,21 @@ TEST(Hardening, DiskFullDuringACheckpointExitsOneAndKeepsTheEarlierOne) {
   EXPECT_TRUE(verified) << latest;
 }
 
+// Shards the fuzzer crafted that once crashed, leaked or asked libhdf5 for petabytes: each is now
+// an exit 2 naming the file (tests/fuzz/regressions/shard).
+TEST(Hardening, CraftedShardFilesExitTwoNamingTheFile) {
+  int seen = 0;
+  for (const auto& e : fs::directory_iterator(std::string(KILN_SOURCE_DIR) + "/tests/fuzz/regressions/shard")) {
+    const std::string path = e.path().string();
+    const Outcome o = kiln("inspect " + path + " --verify");
+    EXPECT_EQ(o.signal, 0) << path << "\n" << o.err;
+    EXPECT_EQ(o.code, 2) << path << "\n" << o.err;
+    EXPECT_FIRST_LINE_STARTS(o, "kiln: error: shard " + path + ": ");
+    ++seen;
+  }
+  EXPECT_GE(seen, 2);
+}
+
 // ---- hangs ---------------------------------------------------------------------------------------
 
 TEST(Hardening, TwoBillionLayersExitTwoNamingTheKeysAndBytes) {
