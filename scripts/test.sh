@@ -22,6 +22,10 @@ if [ "$sanitize" = 1 ]; then
   "$root/scripts/sanitize/configure.sh" "$build"
   cmake --build "$build" -j "$(nproc)"
   source "$build/sanitizer_env.sh"
+  # The one CPU test that starts mpirun: Open MPI's dlopen'd components leak at exit from modules
+  # LeakSanitizer cannot name (unloaded by MPI_Finalize), so no suppression can match them; the
+  # mpi-labelled tests are left out of this run for the same reason.
+  export GTEST_FILTER="-CliEval.UnderMpirunGivesOneRanksNumbers"
   ctest --test-dir "$build" --output-on-failure -j 2 -L cpu "$@"
   # The fuzz targets for a few seconds each from the stored corpus (the same build).
   KILN_SANITIZE_BUILD_DIR="$build" "$root/scripts/fuzz.sh" --smoke
