@@ -31,6 +31,6 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_W
 # fails cleanly (kiln then exits 2 naming the file; tests/fuzz/regressions/shard).
 symbolizer=$(command -v llvm-symbolizer-19 || command -v llvm-symbolizer || true)
 echo "export ASAN_SYMBOLIZER_PATH='$symbolizer' \
-ASAN_OPTIONS='detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:allocator_may_return_null=1' \
+ASAN_OPTIONS='suppressions=$root/scripts/sanitize/asan.supp:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:allocator_may_return_null=1' \
 LSAN_OPTIONS='suppressions=$root/scripts/sanitize/lsan.supp:print_suppressions=0' \
 UBSAN_OPTIONS='suppressions=$root/scripts/sanitize/ubsan.supp:print_stacktrace=1:halt_on_error=1'" > "$build/sanitizer_env.sh"

@@ -19,18 +19,6 @@
 #include "tests/common/test_support.h"
 #include "tests/tools/cli_test_util.h"
 
-// Built with AddressSanitizer (gcc says __SANITIZE_ADDRESS__, clang __has_feature)?
-#if defined(__SANITIZE_ADDRESS__)
-#define KILN_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KILN_TEST_ASAN 1
-#endif
-#endif
-#ifndef KILN_TEST_ASAN
-#define KILN_TEST_ASAN 0
-#endif
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -205,11 +193,6 @@ TEST(Hardening, CraftedShardFilesExitTwoNamingTheFile) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(std::string(KILN_SOURCE_DIR) + "/tests/fuzz/regressions/shard"))
     files.push_back(e.path());
-#if !KILN_TEST_ASAN
-  // Over-reads inside libhdf5 itself (tests/fuzz/known_libhdf5/README.md): exit 2 here, an ASan
-  // report (in libhdf5) under the sanitizers.
-  files.push_back(fs::path(KILN_SOURCE_DIR) / "tests/fuzz/known_libhdf5/attribute_name_overread_old_format.h5");
-#endif
   for (const fs::path& p : files) {
     const std::string path = p.string();
     const Outcome o = kiln("inspect " + path + " --verify");
