@@ -34,6 +34,10 @@ struct PrepareStatus {
   std::string line() const;
 };
 
+// Each tokenizer thread keeps up to two ~1 MiB batches in flight; past a few hundred threads the
+// reader is the bottleneck anyway, and 100000 threads would only exhaust the process.
+inline constexpr int kMaxPrepareThreads = 256;
+
 struct PrepareOptions {
   std::vector<std::string> inputs;  // files, folders, or "-" (standard input)
   std::string out_dir;
@@ -43,7 +47,7 @@ struct PrepareOptions {
   uint64_t seed = 1337;
   std::string jsonl_key = "text";   // the string field holding a JSONL document's text
   bool stdin_jsonl = false;         // "-" is JSONL rather than one text document
-  int threads = 0;                  // tokenizer threads; 0 = every core
+  int threads = 0;                  // tokenizer threads; 0 = every core; at most kMaxPrepareThreads
   // A text document longer than this reaches the tokenizer in slices, cut where the tokenizer says
   // the ids cannot change (Tokenizer::split_point), so one huge file does not need its size in RAM.
   // Lowered to the pipeline's batch size (data/prepare_pipeline.h) when that is smaller.

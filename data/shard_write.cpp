@@ -9,6 +9,7 @@
 // shard, never half of one. Does not validate
 // what callers promised (ids < vocab_size, sorted offsets) beyond a check that stops on a bug; the
 // reader (shard_read.cpp) is what defends against bad files.
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -43,16 +44,20 @@ void h5_require(bool ok, const std::string& file, const char* what) {
   }
 }
 
-// Scalar attribute holding a variable-length UTF-8 string: h5py reads it back as `str`.
+// Scalar attribute holding a fixed-length, NUL-padded UTF-8 string. Fixed, not variable-length:
+// a variable-length string lives in HDF5's global heap, which carries no checksum and which
+// libhdf5 decodes without bounds checks (crafted heaps crash or hang it); readers may then refuse
+// variable-length types in new files (shard_read.cpp keeps reading them from older shards).
 void write_string_attr(hid_t file, const char* name, const std::string& value, const std::string& path) {
   io::H5Id type(H5Tcopy(H5T_C_S1));
-  h5_require(type.ok() && H5Tset_size(type.get(), H5T_VARIABLE) >= 0 &&
-                 H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0,
+  h5_require(type.ok() && H5Tset_size(type.get(), std::max<size_t>(1, value.size())) >= 0 &&
+                 H5Tset_strpad(type.get(), H5T_STR_NULLPAD) >= 0 && H5Tset_cset(type.get(), H5T_CSET_UTF8) >= 0,
              path, "string type");
   io::H5Id space(H5Screate(H5S_SCALAR));
   io::H5Id attr(H5Acreate2(file, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  const char* p = value.c_str();
-  h5_require(attr.ok() && H5Awrite(attr.get(), type.get(), &p) >= 0, path, name);
+  std::string padded = value;
+  padded.resize(std::max<size_t>(1, value.size()), '\0');
+  h5_require(attr.ok() && H5Awrite(attr.get(), type.get(), padded.data()) >= 0, path, name);
 }
 
 // Scalar little-endian int32 attribute (the contract's "int").
@@ -117,7 +122,14 @@ ShardWriter::ShardWriter(const std::string& path, int vocab_size, int eot_token,
   m.eot_token = eot_token;
   m.narrow = vocab_size <= 65536;  // uint16 halves the file for byte and GPT-2 vocabularies
   io::QuietHdf5 quiet;
-  m.file = io::H5Id(H5Fcreate(m.tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  // The newest file format this HDF5 writes (1.10's with 1.10.x): superblock, object headers and
+  // the chunk index of /tokens all carry checksums, so a flipped byte in HDF5's own metadata is an
+  // error on open instead of a wild read. Shards written with the default (oldest) format by
+  // earlier kiln versions or other tools still load: readers accept every format version.
+  io::H5Id fapl(H5Pcreate(H5P_FILE_ACCESS));
+  h5_require(fapl.ok() && H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) >= 0, m.tmp,
+             "file format");
+  m.file = io::H5Id(H5Fcreate(m.tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
   if (!m.file.ok()) {
     // Usually a missing or read-only output folder: something the user can fix.
     const std::string why = io::last_hdf5_error();

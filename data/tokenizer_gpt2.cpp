@@ -37,6 +37,7 @@
 #include "data/json_scan.h"
 #include "data/pretokenize.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace data {
 namespace fs = std::filesystem;
@@ -90,18 +91,8 @@ std::string quote_token(std::string_view t) {
   return q + "\"";
 }
 
-// The whole file in one read (not a character at a time: this is on every `kiln prepare` start).
-std::string slurp(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) throw kernels::InputError("cannot read tokenizer file " + path);
-  std::string s;
-  char buf[1 << 16];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-  const bool ok = !std::ferror(f);
-  std::fclose(f);
-  if (!ok) throw kernels::InputError("cannot read tokenizer file " + path);
-  return s;
-}
+// Regular files only, read with errors named (a FIFO named encoder.json would block forever).
+std::string slurp(const std::string& path) { return kernels::read_user_text_file(path, "tokenizer file"); }
 
 // Gives every tokenizer a never-reused id, so a thread's cache can tell whose entries it holds
 // (an address could be reused by a later tokenizer with another vocabulary).

@@ -127,7 +127,7 @@ int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions
       if (!rebuilt && on_rebuild) on_rebuild();
       rebuilt = true;
       gen.reset();
-      logits = gen.feed(last(context, size_t(gen.capacity() / 2)));
+      logits = gen.feed(last(context, size_t(tokens_kept_on_rebuild(gen.capacity()))));
     }
   }
   return made;

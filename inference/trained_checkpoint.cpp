@@ -5,7 +5,9 @@
 #include <fstream>
 
 #include "configs/load.h"
+#include "configs/validate.h"
 #include "kernels/check.h"
+#include "model/memory_estimate.h"
 #include "model/weights_io.h"
 
 namespace inference {
@@ -37,7 +39,15 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
                                          "' is not a checkpoint (no manifest.yaml), nor a run or checkpoints folder "
                                          "whose `latest` names one");
   c.manifest = checkpoint::read_manifest(c.dir);
-  c.config = configs::config_from_yaml_string(c.manifest.state.config_yaml, c.dir + "/manifest.yaml (config)");
+  const std::string source = c.dir + "/manifest.yaml (config)";
+  c.config = configs::config_from_yaml_string(c.manifest.state.config_yaml, source);
+  // The embedded config is checked like a user's: a manifest is a file anyone can edit.
+  const std::vector<std::string> problems = configs::validation_problems(c.config);
+  if (!problems.empty()) {
+    std::string all;
+    for (const std::string& p : problems) all += (all.empty() ? "" : "; ") + p;
+    throw kernels::InputError(source + ": invalid config: " + all);
+  }
   // Checkpoints carry their tokenizer; older ones are served by the folder beside the shards.
   c.tokenizer_dir = c.dir + "/tokenizer";
   if (!fs::is_directory(c.tokenizer_dir, ec)) c.tokenizer_dir = data::shard_tokenizer_dir(c.config.data.train);
@@ -53,6 +63,9 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
 
 std::unique_ptr<model::Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
                                              kernels::DType compute, parallel::Comm& tp) {
+  model::require_memory({c.config.model, micro_batch, tp.size(), 0, compute, kernels::DType::F32,
+                         /*checkpoint_staging=*/false, device},
+                        "checkpoint " + c.dir + ": model");
   const kernels::Ops& ops = kernels::ops_for(device);
   auto m = std::make_unique<model::Gpt2Model>(c.config.model, c.vocab_real(), micro_batch, ops, device,
                                               model::ModelPrecision{compute, kernels::DType::F32}, tp);

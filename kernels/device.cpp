@@ -8,8 +8,11 @@
 // The versions build_info() reports are the ones this build was compiled against (headers only).
 #include "kernels/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "kernels/check.h"
 #if KILN_HAVE_CUDA
@@ -66,6 +69,54 @@ size_t gpu_peak_allocated_bytes() {
 #endif
 }
 
+namespace {
+std::atomic<uint64_t> g_host_bytes_total{0};
+
+// "MemAvailable:   12345 kB" -> bytes; 0 when absent.
+uint64_t meminfo_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kb = 0;
+  while (in >> key >> kb) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return 0;
+}
+
+// Room left under a cgroup v2 limit (a container's memory.max), or 0 when unlimited/unknown.
+uint64_t cgroup_room() {
+  std::ifstream max_in("/sys/fs/cgroup/memory.max"), cur_in("/sys/fs/cgroup/memory.current");
+  std::string max_s;
+  uint64_t cur = 0;
+  if (!(max_in >> max_s) || max_s == "max" || !(cur_in >> cur)) return 0;
+  const uint64_t max = std::strtoull(max_s.c_str(), nullptr, 10);
+  return max > cur ? max - cur : 1;  // at the limit: 1 byte, so the check still refuses
+}
+}  // namespace
+
+uint64_t host_bytes_allocated_total() { return g_host_bytes_total.load(); }
+
+AvailableMemory available_memory(Device d) {
+  AvailableMemory a;
+  if (d == Device::kCpu) {
+    if ((a.bytes = meminfo_available()) > 0) a.source = "MemAvailable";
+    if (const uint64_t room = cgroup_room(); room > 0 && (a.bytes == 0 || room < a.bytes)) {
+      a.bytes = room;
+      a.source = "cgroup memory.max";
+    }
+    return a;
+  }
+#if KILN_HAVE_CUDA
+  if (cuda::gpu_count() > 0) {
+    const cuda::MemoryStats m = cuda::memory_stats();  // cudaMemGetInfo inside
+    a.bytes = m.device_total > m.device_used ? m.device_total - m.device_used : 0;
+    a.source = "cudaMemGetInfo";
+  }
+#endif
+  return a;
+}
+
 #if !KILN_HAVE_CUDA
 namespace {
 [[noreturn]] void no_cuda(const char* what) {
@@ -79,6 +130,7 @@ void* device_alloc(Device d, size_t bytes) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
     KILN_CHECK(p != nullptr, "host allocation of " + std::to_string(bytes) + " bytes failed");
+    g_host_bytes_total += rounded;
     return p;
   }
 #if KILN_HAVE_CUDA

@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${KILN_CACHE:-$root/.cache}"
 
-apt_packages=(openmpi-bin libopenmpi-dev libhdf5-dev libyaml-cpp-dev hdf5-tools libopenblas-dev
+apt_packages=(openmpi-bin libopenmpi-dev libhdf5-dev libyaml-cpp-dev libyaml-dev hdf5-tools libopenblas-dev
               libcli11-dev nlohmann-json3-dev cmake ninja-build g++ libgtest-dev
               libcairo2-dev python3-numpy python3-h5py)
 missing=()

@@ -12,6 +12,7 @@
 #include "kernels/check.h"
 #include "launch/versions.h"
 #include "model/flops.h"
+#include "model/memory_estimate.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/signals.h"
 
@@ -25,6 +26,10 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
   res_ = model::resolve_placement(cfg.train);
   const kernels::Ops& ops = kernels::ops_for(res_.device);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
+  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
+  // Every size is checked against int64 and the memory available before anything is allocated.
+  model::require_memory({cfg.model, cfg.train.micro_batch, layout_.tp, zero1 ? layout_.dp : 0, res_.precision,
+                         kernels::DType::F32, /*checkpoint_staging=*/true, res_.device});
 
   data::LoaderOptions lo;
   lo.pattern = cfg.data.train;
@@ -40,7 +45,6 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
                          std::to_string(vocab_real) + " (" + cfg.data.train + ")");
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
-  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
   model_ = std::make_unique<model::Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
                                               model::ModelPrecision{res_.precision, kernels::DType::F32},
                                               *groups_.tp, zero1 ? layout_.dp : 0);
@@ -112,8 +116,8 @@ void Trainer::print_banner() const {
   std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
               cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
               params / 1e6);
-  std::printf("kiln | %d tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
-              cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
+  std::printf("kiln | %lld tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
+              (long long)cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
   if (res_.device == kernels::Device::kCuda)
     std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
@@ -186,9 +190,9 @@ RunSummary Trainer::run(int stop_at_step) {
       break;
     }
   }
-  // The end of a run (or a stop) is always checkpointed when checkpoints are on, and every save
-  // is committed before returning: no run loses a checkpoint.
-  if (cfg_.checkpoint.every > 0 && last_saved_step_ != step_ && step_ > 0) save_checkpoint();
+  // The end of a run (or a stop) is always checkpointed (checkpoint.every: 0 means only this one),
+  // and every save is committed before returning: no run loses a checkpoint.
+  if (last_saved_step_ != step_ && step_ > 0) save_checkpoint();
   saver_->commit(/*wait=*/true);
   sum.steps = step_;
   sum.tokens_per_s = time_after_first > 0 ? double(tokens_after_first) / time_after_first : 0;
