@@ -16,6 +16,8 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -83,7 +85,38 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
   const size_t batch_bytes = pipeline_batch_bytes(threads, opt.batch_bytes);
   Shared sh;
 
-  std::thread reader_thread([&] {
+  // The joiner exists before any thread starts: whatever happens below (a thread that fails to
+  // start included), every started thread is told to stop and joined before this function returns.
+  std::thread reader_thread;
+  std::vector<std::thread> workers;
+  struct Joiner {
+    Shared& sh;
+    std::thread& reader;
+    std::vector<std::thread>& workers;
+    ~Joiner() {
+      {
+        std::lock_guard<std::mutex> lk(sh.mu);
+        sh.stop = true;
+      }
+      sh.work_ready.notify_all();
+      sh.slot_free.notify_all();
+      sh.result_ready.notify_all();
+      if (reader.joinable()) reader.join();
+      for (std::thread& t : workers) t.join();
+    }
+  } joiner{sh, reader_thread, workers};
+  // A failed start (the system's thread limit) is an error with the count, not std::terminate.
+  const auto start = [&](const char* what, auto&& fn) {
+    try {
+      return std::thread(std::forward<decltype(fn)>(fn));
+    } catch (const std::system_error& e) {
+      throw std::runtime_error(std::string("prepare: cannot start the ") + what + " thread (" +
+                               std::to_string(workers.size()) + " of " + std::to_string(threads) +
+                               " workers running): " + e.what());
+    }
+  };
+
+  reader_thread = start("reader", [&] {
     uint64_t seq = 0;
     try {
       for (bool more = true; more;) {
@@ -125,9 +158,9 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
     sh.result_ready.notify_all();
   });
 
-  std::vector<std::thread> workers;
+  workers.reserve(size_t(threads));
   for (int w = 0; w < threads; ++w) {
-    workers.emplace_back([&] {
+    workers.push_back(start("tokenizer", [&] {
       for (;;) {
         std::pair<uint64_t, std::vector<DocChunk>> job;
         {
@@ -149,26 +182,8 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
         sh.done[job.first] = std::move(r);
         sh.result_ready.notify_all();
       }
-    });
+    }));
   }
-
-  // Whatever happens below, every thread is told to stop and joined before this function returns.
-  struct Joiner {
-    Shared& sh;
-    std::thread& reader;
-    std::vector<std::thread>& workers;
-    ~Joiner() {
-      {
-        std::lock_guard<std::mutex> lk(sh.mu);
-        sh.stop = true;
-      }
-      sh.work_ready.notify_all();
-      sh.slot_free.notify_all();
-      sh.result_ready.notify_all();
-      reader.join();
-      for (std::thread& t : workers) t.join();
-    }
-  } joiner{sh, reader_thread, workers};
 
   for (uint64_t seq = 0;; ++seq) {
     Result r;

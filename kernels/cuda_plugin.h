@@ -29,7 +29,7 @@ namespace kernels {
 struct Ops;
 
 // Bump whenever CudaPlugin changes shape.
-inline constexpr int kCudaPluginAbi = 1;
+inline constexpr int kCudaPluginAbi = 2;
 // The symbol the plugin exports: extern "C" const CudaPlugin* kiln_cuda_plugin();
 inline constexpr const char* kCudaPluginEntry = "kiln_cuda_plugin";
 inline constexpr const char* kCudaPluginFile = "libkiln_cuda.so";
@@ -53,6 +53,7 @@ struct CudaPlugin {
   void (*memset_zero)(void* p, size_t bytes, Stream s);
   void (*synchronize)();
   size_t (*peak_allocated_bytes)();
+  size_t (*device_free_bytes)();  // cudaMemGetInfo's free bytes of the current device
 
   // The op table (kernels/backend.cpp): kernels::cuda::kOps.
   const Ops* ops;

@@ -108,9 +108,8 @@ AvailableMemory available_memory(Device d) {
     return a;
   }
 #if KILN_HAVE_CUDA
-  if (cuda::gpu_count() > 0) {
-    const cuda::MemoryStats m = cuda::memory_stats();  // cudaMemGetInfo inside
-    a.bytes = m.device_total > m.device_used ? m.device_total - m.device_used : 0;
+  if (gpu_count() > 0 && cuda_plugin().gpu_count() > 0) {
+    a.bytes = cuda_plugin().device_free_bytes();
     a.source = "cudaMemGetInfo";
   }
 #endif

@@ -70,7 +70,7 @@ void run_sample(const SampleArgs& a) {
   const int made = inference::generate(
       gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
       [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T,
-                                trainer::tokens_kept_on_rebuild(T)); });
+                                inference::tokens_kept_on_rebuild(T)); });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "\nkiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
 }

@@ -20,6 +20,11 @@ void set_device(int device) { KILN_CUDA_CHECK(cudaSetDevice(device)); }
 
 size_t peak_allocated_bytes() { return memory_stats().peak_allocated; }
 
+size_t device_free_bytes() {
+  const MemoryStats m = memory_stats();  // cudaMemGetInfo inside
+  return m.device_total > m.device_used ? m.device_total - m.device_used : 0;
+}
+
 void* stream_create_nonblocking() {
   // Non-blocking: must not serialize with the legacy default stream (see parallel/comm_nccl.h).
   cudaStream_t s = nullptr;
@@ -73,6 +78,7 @@ const CudaPlugin kPlugin = {
     .memset_zero = memset_zero,
     .synchronize = synchronize,
     .peak_allocated_bytes = peak_allocated_bytes,
+    .device_free_bytes = device_free_bytes,
     .ops = &kOps,
     .stream_create_nonblocking = stream_create_nonblocking,
     .stream_destroy = stream_destroy,

@@ -128,6 +128,28 @@ TEST(Hardening, ThreadsBeyondTheBoundExitTwoNamingTheFlag) {
   EXPECT_EQ(o.first, "kiln: error: prepare: --threads 100000 must be in [0, 256] (0 = every core)");
 }
 
+// AddressSanitizer reserves terabytes of address space: a virtual-memory limit stops it first.
+#if defined(__SANITIZE_ADDRESS__)
+#define KILN_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KILN_UNDER_ASAN 1
+#endif
+#endif
+
+TEST(Hardening, ThreadsTheSystemCannotStartAreAnErrorNotAnAbort) {
+#ifdef KILN_UNDER_ASAN
+  GTEST_SKIP() << "a virtual-memory limit stops AddressSanitizer itself";
+#endif
+  const std::string dir = kiln_test::scratch_dir("harden");
+  kiln_test::write_file(dir + "/a.txt", std::string(100000, 'x'));
+  // 600 MB of address space holds ~20 of the 200 threads' 8 MiB stacks: pthread_create fails.
+  const Outcome o = kiln("prepare --input " + dir + "/a.txt --out " + dir + "/out --threads 200", "ulimit -v 600000; ");
+  EXPECT_EQ(o.code, 1) << o.err;  // before: std::terminate from a joinable std::thread
+  EXPECT_EQ(o.signal, 0) << o.err;
+  EXPECT_FIRST_LINE_STARTS(o, "kiln: error: prepare: cannot start the tokenizer thread (");
+}
+
 TEST(Hardening, DeeplyNestedMetricsLineExitsTwoInPlot) {
   const std::string dir = kiln_test::scratch_dir("harden");
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
