@@ -100,6 +100,7 @@ NcclComm::NcclComm(std::unique_ptr<Comm> host) : host_(std::move(host)) {
 }
 
 NcclComm::~NcclComm() {
+  watcher_.reset();  // joins the watcher thread before the handles it polls go away
   // Destructors must not abort (they also run while a failure unwinds): errors are ignored.
   // ncclCommDestroy finalizes first, which waits for the communicator's outstanding work.
   if (comm_ != nullptr) (void)ncclCommDestroy(static_cast<ncclComm_t>(comm_));
@@ -129,6 +130,7 @@ void NcclComm::all_reduce(Tensor t, ReduceOp op, Stream s) {
   begin(s);
   KILN_NCCL_CHECK(ncclAllReduce(t.data, t.data, size_t(t.numel()), nccl_type(t.dtype), nccl_op(op),
                                 static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  watch("all_reduce");
   end(s);
 }
 
@@ -141,6 +143,7 @@ void NcclComm::all_gather(Tensor out, Tensor in, Stream s) {
   // in == out's block r, which holds for byte offsets as for element offsets.
   KILN_NCCL_CHECK(ncclAllGather(in.data, out.data, in.nbytes(), ncclUint8,
                                 static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  watch("all_gather");
   end(s);
 }
 
@@ -151,6 +154,7 @@ void NcclComm::reduce_scatter(Tensor out, Tensor in, ReduceOp op, Stream s) {
   begin(s);
   KILN_NCCL_CHECK(ncclReduceScatter(in.data, out.data, size_t(out.numel()), nccl_type(in.dtype), nccl_op(op),
                                     static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  watch("reduce_scatter");
   end(s);
 }
 
@@ -162,6 +166,7 @@ void NcclComm::broadcast(Tensor t, int root, Stream s) {
   // Bytes, whatever the dtype: a broadcast does no arithmetic.
   KILN_NCCL_CHECK(ncclBroadcast(t.data, t.data, t.nbytes(), ncclUint8, root, static_cast<ncclComm_t>(comm_),
                                 static_cast<cudaStream_t>(stream_)));
+  watch("broadcast");
   end(s);
 }
 
