@@ -29,6 +29,9 @@ namespace {
 
 const std::string kMpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
                             "mpirun -np 2 --oversubscribe ";
+// Under mpirun the runs below keep a short watchdog: a guard that let the ranks take different
+// branches would fail the test in 30 s (exit 5) instead of hanging it.
+const std::string kShortWatchdog = " parallel.timeout_s=30";
 
 // The prepared corpus and config, once per binary.
 const std::string& config() {
@@ -40,7 +43,8 @@ std::string dir_of_runs() { return fs::path(config()).parent_path().string() + "
 // kiln train on the prepared config; `env` (e.g. "KILN_TEST_FAULT=...") and `launcher` go first.
 Result train(const std::string& name, const std::string& overrides, const std::string& env = "",
              const std::string& launcher = "") {
-  return shell(env + " " + launcher + KILN_BIN + " train " + config() + " run.name=" + name + " " + overrides);
+  return shell(env + " " + launcher + KILN_BIN + " train " + config() + " run.name=" + name + " " + overrides +
+               (launcher.empty() ? "" : kShortWatchdog));
 }
 
 // The first line of `out` that starts with `prefix` (after any "[rank R/N host] ").
