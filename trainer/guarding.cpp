@@ -38,6 +38,16 @@ int Trainer::count_over_world(bool flag) {
   return t.t.as<int32_t>()[0];
 }
 
+bool Trainer::guards_stop_run() {
+  if (guard_.must_stop()) guard_stop_ = guard_.stop_message(step_);
+  // Only on replay steps: one all-reduce, since a rank's failure is its own until told.
+  if (replay_->due(step_) && count_over_world(replay_failed_) > 0)
+    guard_stop_ = "training stopped at step " + std::to_string(step_) +
+                  ": the replay check failed (report above; train.replay_check_every). Exit code " +
+                  std::to_string(kGuardExitCode);
+  return !guard_stop_.empty();
+}
+
 void Trainer::replay_first_micro_batch(int step, double loss) {
   const std::string report =
       replay_->check(step, *model_, batch_, loss, float(scaler_.scale / accum_), faults_.perturb_replay(step));

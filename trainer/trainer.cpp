@@ -197,14 +197,7 @@ RunSummary Trainer::run(int stop_at_step) {
       last_log = now;
       tokens_at_last_log = tokens_;
     }
-    // Guards: too many skipped steps in a row, or a replay check that failed on some rank, end
-    // the run here (exit 4) without evaluating or checkpointing this state.
-    if (guard_.must_stop()) guard_stop_ = guard_.stop_message(step_);
-    if (replay_->due(step_) && count_over_world(replay_failed_) > 0)
-      guard_stop_ = "training stopped at step " + std::to_string(step_) +
-                    ": the replay check failed (report above; train.replay_check_every). Exit code " +
-                    std::to_string(kGuardExitCode);
-    if (!guard_stop_.empty()) break;
+    if (guards_stop_run()) break;  // exit 4, without evaluating or checkpointing this state
     const bool last = step_ == cfg_.train.max_steps;
     if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
       set_phase(step_, "eval");
@@ -212,6 +205,7 @@ RunSummary Trainer::run(int stop_at_step) {
       sum.evaluated = true;
       if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }
+    set_phase(step_, "checkpoint");
     saver_->commit(/*wait=*/false);  // a background save that every rank has finished
     if (cfg_.checkpoint.every > 0 && step_ % cfg_.checkpoint.every == 0) save_checkpoint();
     if (!guard_stop_.empty()) break;  // the weights hold non-finite values: nothing was saved

@@ -74,6 +74,9 @@ class Trainer {
   void report_skipped_step(int step, const StepResult& r, const data::LoaderState& before);
   std::string explain_non_finite(int step, const data::LoaderState& before);
   int count_over_world(bool flag);
+  // After a step: too many skipped steps in a row, or a replay check that failed on some rank?
+  // Sets guard_stop_ (the same on every rank) and says whether the run must end.
+  bool guards_stop_run();
   configs::Config cfg_;
   model::Placement res_;
   parallel::ProcessGroups& groups_;
