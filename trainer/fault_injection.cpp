@@ -18,7 +18,7 @@ namespace {
 
 [[noreturn]] void bad(const std::string& item, const std::string& why) {
   throw kernels::InputError("KILN_TEST_FAULT: '" + item + "': " + why +
-                            " (expected KIND@STEP[-LAST]:RANK[:SECONDS], KIND one of nan_grad, nan_loss, stall, die, "
+                            " (expected KIND@STEP[-LAST]:RANK[:SECONDS], KIND one of nan_grad, nan_loss, spike, stall, die, "
                             "replay_mismatch)");
 }
 
@@ -40,7 +40,8 @@ FaultInjection::FaultInjection(const std::string& spec, int rank) {
     if (at == std::string::npos || colon == std::string::npos) bad(item, "no @STEP:RANK");
     Fault f;
     f.kind = item.substr(0, at);
-    if (f.kind != "nan_grad" && f.kind != "nan_loss" && f.kind != "stall" && f.kind != "die" && f.kind != "replay_mismatch")
+    if (f.kind != "nan_grad" && f.kind != "nan_loss" && f.kind != "spike" && f.kind != "stall" && f.kind != "die" &&
+        f.kind != "replay_mismatch")
       bad(item, "unknown kind '" + f.kind + "'");
     const std::string steps = item.substr(at + 1, colon - at - 1);
     const size_t dash = steps.find('-');
@@ -87,6 +88,7 @@ void FaultInjection::at_step_start(int step) const {
 void FaultInjection::after_last_backward(int step, kernels::Tensor grads, double& local_loss) const {
   if (faults_.empty()) return;
   if (active("nan_loss", step)) local_loss = std::numeric_limits<double>::quiet_NaN();
+  if (active("spike", step)) local_loss *= 100;
   if (!active("nan_grad", step)) return;
   KILN_CHECK(grads.dtype == kernels::DType::F32, "KILN_TEST_FAULT nan_grad: fp32 gradients only");
   const float nan = std::numeric_limits<float>::quiet_NaN();

@@ -7,6 +7,7 @@
 //   STEPS = N or N-M (optimizer steps, 1-based, inclusive); RANK = world rank
 //   nan_grad         after the last backward of the step, the first gradient element becomes NaN
 //   nan_loss         this rank's loss of the step becomes NaN (its gradients stay finite)
+//   spike            this rank's loss of the step is multiplied by 100 (a finite loss spike)
 //   stall            the rank sleeps SECONDS (default 3600) at the start of the step
 //   die              the rank kills itself (SIGKILL) at the start of the step
 //   replay_mismatch  the replay check's recomputed loss is moved by one ulp

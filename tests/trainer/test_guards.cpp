@@ -186,6 +186,28 @@ TEST(GuardedRun, NanGradientSkipsThatStepOnlyAndTheRunGoesOn) {
   EXPECT_NE(master_copy(t), before);
 }
 
+TEST(GuardedRun, ALossSpikeIsSkippedAndANanLossToo) {
+  FaultEnv env("spike@7:0;nan_loss@9:0");
+  configs::Config c = guard_config("spike");
+  c.train.max_steps = 10;
+  c.train.loss_spike_zscore = 6;
+  c.train.loss_spike_window = 4;
+  trainer::Trainer t(c, kiln_test::one_rank_cpu());
+  for (int s = 1; s <= 6; ++s) EXPECT_EQ(t.train_step().verdict, StepVerdict::kOk) << "step " << s;
+  std::vector<float> before = master_copy(t);
+  const trainer::StepResult r7 = t.train_step();
+  EXPECT_EQ(r7.verdict, StepVerdict::kLossSpike) << "loss x100 against a window of ~5.3";
+  EXPECT_TRUE(std::isfinite(r7.stats.grad_norm));
+  EXPECT_EQ(master_copy(t), before) << "a skipped spike changes no weight";
+  EXPECT_EQ(t.train_step().verdict, StepVerdict::kOk) << "the spike entered the window; step 8 is normal";
+  before = master_copy(t);
+  const trainer::StepResult r9 = t.train_step();
+  EXPECT_EQ(r9.verdict, StepVerdict::kNonFinite);
+  EXPECT_TRUE(std::isnan(r9.loss));
+  EXPECT_EQ(master_copy(t), before);
+  EXPECT_EQ(t.train_step().verdict, StepVerdict::kOk);
+}
+
 TEST(GuardedRun, MaxSkippedStepsInARowStopTheRunWithoutACheckpoint) {
   FaultEnv env("nan_grad@3-20:0");
   configs::Config c = guard_config("stop");
