@@ -224,6 +224,20 @@ TEST(GuardedRun, MaxSkippedStepsInARowStopTheRunWithoutACheckpoint) {
   EXPECT_FALSE(fs::exists(ck + "/step_00000006")) << "a run stopped by a guard writes no final checkpoint";
 }
 
+TEST(GuardedRun, Fp16OverflowsCountOnlyOnceTheScaleCannotHalve) {
+  // Non-finite gradients from step 3 on, in fp16: 16 overflows halve the scale from 2^16 to 1
+  // (steps 3..18, expected, not counted); from step 19 at scale 1 they are faults, and the 4th
+  // in a row (step 22) stops the run.
+  FaultEnv env("nan_grad@3-40:0");
+  configs::Config c = guard_config("fp16");
+  c.train.precision = "fp16";
+  c.train.max_steps = 40;
+  c.train.max_skipped_steps = 4;
+  const trainer::RunSummary s = trainer::Trainer(c, kiln_test::one_rank_cpu()).run();
+  EXPECT_EQ(s.steps, 22);
+  EXPECT_NE(s.guard_stop.find("4 steps in a row were skipped (steps 19 to 22"), std::string::npos) << s.guard_stop;
+}
+
 TEST(GuardedRun, NonFiniteWeightsAreNeverCheckpointed) {
   configs::Config c = guard_config("inf_lr");
   c.optim.lr = 1e300;  // float(lr) = inf: the first update makes the weights NaN
