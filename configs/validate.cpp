@@ -113,6 +113,10 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.at_least("train.global_batch", int64_t{t.global_batch}, 1);
   p.at_least("train.max_steps", int64_t{t.max_steps}, 1);
   p.at_least("train.log_every", int64_t{t.log_every}, 1);
+  p.at_least("train.max_skipped_steps", int64_t{t.max_skipped_steps}, 0);  // 0: never stop
+  p.at_least("train.loss_spike_zscore", t.loss_spike_zscore, 0.0);         // 0: off
+  p.at_least("train.loss_spike_window", int64_t{t.loss_spike_window}, 2);  // a std needs two losses
+  p.at_least("train.replay_check_every", int64_t{t.replay_check_every}, 0);  // 0: off
   // The dp factor is checked later by accumulation_steps(); this catches the mistake early.
   p.multiple_of("train.global_batch", t.global_batch, "train.micro_batch", t.micro_batch);
 
@@ -132,6 +136,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   const ParallelConfig& par = c.parallel;
   p.at_least("parallel.tp", int64_t{par.tp}, 1);
   if (par.zero != 0 && par.zero != 1) p.add("parallel.zero", "0 or 1", std::to_string(par.zero));
+  p.at_least("parallel.timeout_s", par.timeout_s, 0.0);  // 0: no watchdog
   // Tensor parallelism gives each rank n_head/tp heads, d_ff/tp MLP columns and vocab_size/tp
   // vocabulary rows (parallel/tp_linear); an uneven split has no layout.
   p.divides("parallel.tp", par.tp, "model.n_head", m.n_head);

@@ -7,6 +7,7 @@
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "kernels/finite.h"
 #include "model/memory_estimate.h"
 #include "model/weights_io.h"
 
@@ -70,6 +71,15 @@ std::unique_ptr<model::Gpt2Model> load_model(const TrainedCheckpoint& c, int mic
   auto m = std::make_unique<model::Gpt2Model>(c.config.model, c.vocab_real(), micro_batch, ops, device,
                                               model::ModelPrecision{compute, kernels::DType::F32}, tp);
   model::load_weights(c.manifest, m->params(), ops);
+  // Non-finite weights give nothing but NaN: refuse them here rather than print garbage later.
+  // (kiln train never writes them; a checkpoint from elsewhere, or an old one, might hold them.)
+  const model::ParamArena& P = m->params();
+  for (int i = 0; i < P.size(); ++i) {
+    const kernels::FiniteScan f = kernels::scan_finite(P.master(i));
+    KILN_REQUIRE_INPUT(f.finite(), "checkpoint " + c.dir + ": tensor master/" + P.spec(i).name + " holds " +
+                                       std::to_string(f.bad) + " non-finite value(s) (first at element " +
+                                       std::to_string(f.first_bad) + "); refusing to use these weights");
+  }
   return m;
 }
 

@@ -29,7 +29,7 @@ namespace kernels {
 struct Ops;
 
 // Bump whenever CudaPlugin changes shape.
-inline constexpr int kCudaPluginAbi = 2;
+inline constexpr int kCudaPluginAbi = 3;
 // The symbol the plugin exports: extern "C" const CudaPlugin* kiln_cuda_plugin();
 inline constexpr const char* kCudaPluginEntry = "kiln_cuda_plugin";
 inline constexpr const char* kCudaPluginFile = "libkiln_cuda.so";
@@ -43,6 +43,7 @@ struct CudaPlugin {
   // GPU (no driver, a driver too old for the runtime, CUDA_VISIBLE_DEVICES empty).
   int (*gpu_count)();
   void (*set_device)(int device);
+  int (*get_device)();  // the calling thread's current device
   std::string (*device_name)();
   std::string (*runtime_version)();  // "13.0"
   std::string (*cudnn_version)();    // of the loaded library, "9.19.0"
@@ -64,6 +65,9 @@ struct CudaPlugin {
   void* (*event_create)();               // without timing
   void (*event_destroy)(void* event);    // never fails
   void (*event_record)(void* event, Stream s);
+  // For the collective watchdog's watcher thread (parallel/comm_nccl_watch.cpp); never abort:
+  // 1 = complete, 0 = not yet, -1 = failed (*error says why).
+  int (*event_query)(void* event, std::string* error);
   void (*stream_wait_event)(Stream s, void* event);
   void (*copy_device_async)(void* dst, const void* src, size_t bytes, Stream s);
   std::string (*pci_bus_id)();  // of the current device, "0000:1B:00.0"
@@ -79,6 +83,10 @@ struct CudaPlugin {
   void (*nccl_reduce_scatter)(const void* in, void* out, size_t count, DType dtype, NcclReduce op, void* comm,
                               void* stream);
   void (*nccl_broadcast)(void* buf, size_t bytes, int root, void* comm, void* stream);
+  // The watchdog's: NCCL's asynchronous error state ("" while fine or still in progress), and
+  // ncclCommAbort (never fails; the communicator is gone afterwards).
+  std::string (*nccl_async_error)(void* comm);
+  void (*nccl_comm_abort)(void* comm);
 };
 
 // Loads the plugin on first call (thread-safe) and returns its table. Throws InputError saying

@@ -49,6 +49,7 @@ NcclComm::NcclComm(std::unique_ptr<Comm> host) : host_(std::move(host)) {
 
   // Rank 0 makes the id; the host communicator carries it (128 bytes as 32 uint32 words).
   const kernels::CudaPlugin& cu = kernels::cuda_plugin();
+  device_ = cu.get_device();
   KILN_CHECK(cu.nccl_id_bytes % 4 == 0 && cu.nccl_id_bytes <= 1024, "nccl: unexpected unique id size");
   std::vector<uint32_t> id(cu.nccl_id_bytes / 4, 0);
   if (rank_ == 0) cu.nccl_unique_id(id.data());
@@ -64,6 +65,7 @@ NcclComm::NcclComm(std::unique_ptr<Comm> host) : host_(std::move(host)) {
 }
 
 NcclComm::~NcclComm() {
+  watcher_.reset();  // joins the watcher thread before the handles it polls go away
   // Destructors must not abort (they also run while a failure unwinds): the plugin's destroy
   // calls ignore errors. ncclCommDestroy waits for the communicator's outstanding work.
   const kernels::CudaPlugin& cu = kernels::cuda_plugin();
@@ -95,6 +97,7 @@ void NcclComm::all_reduce(Tensor t, ReduceOp op, Stream s) {
   require_device("all_reduce", t);
   begin(s);
   kernels::cuda_plugin().nccl_all_reduce(t.data, size_t(t.numel()), t.dtype, nccl_op(op), comm_, stream_);
+  watch("all_reduce");
   end(s);
 }
 
@@ -106,6 +109,7 @@ void NcclComm::all_gather(Tensor out, Tensor in, Stream s) {
   // Bytes, whatever the dtype (no arithmetic). NCCL's in-place form is exactly comm.h's:
   // in == out's block r, which holds for byte offsets as for element offsets.
   kernels::cuda_plugin().nccl_all_gather(in.data, out.data, in.nbytes(), comm_, stream_);
+  watch("all_gather");
   end(s);
 }
 
@@ -116,6 +120,7 @@ void NcclComm::reduce_scatter(Tensor out, Tensor in, ReduceOp op, Stream s) {
   begin(s);
   kernels::cuda_plugin().nccl_reduce_scatter(in.data, out.data, size_t(out.numel()), in.dtype, nccl_op(op), comm_,
                                              stream_);
+  watch("reduce_scatter");
   end(s);
 }
 
@@ -126,6 +131,7 @@ void NcclComm::broadcast(Tensor t, int root, Stream s) {
   begin(s);
   // Bytes, whatever the dtype: a broadcast does no arithmetic.
   kernels::cuda_plugin().nccl_broadcast(t.data, t.nbytes(), root, comm_, stream_);
+  watch("broadcast");
   end(s);
 }
 

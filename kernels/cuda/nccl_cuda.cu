@@ -90,4 +90,15 @@ void nccl_broadcast(void* buf, size_t bytes, int root, void* comm, void* stream)
   KILN_NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclUint8, root, as_comm(comm), as_stream(stream)));
 }
 
+std::string nccl_async_error(void* comm) {
+  ncclResult_t async = ncclSuccess;
+  if (comm == nullptr || ncclCommGetAsyncError(as_comm(comm), &async) != ncclSuccess) return "";
+  if (async == ncclSuccess || async == ncclInProgress) return "";
+  return std::string("ncclCommGetAsyncError: ") + ncclGetErrorString(async);
+}
+
+void nccl_comm_abort(void* comm) {
+  if (comm != nullptr) (void)ncclCommAbort(as_comm(comm));
+}
+
 }  // namespace kernels::cuda

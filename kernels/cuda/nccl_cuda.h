@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "kernels/cuda_plugin.h"
 
@@ -18,5 +19,7 @@ void nccl_all_gather(const void* in, void* out, size_t bytes, void* comm, void* 
 void nccl_reduce_scatter(const void* in, void* out, size_t count, DType dtype, NcclReduce op, void* comm,
                          void* stream);
 void nccl_broadcast(void* buf, size_t bytes, int root, void* comm, void* stream);
+std::string nccl_async_error(void* comm);
+void nccl_comm_abort(void* comm);
 
 }  // namespace kernels::cuda

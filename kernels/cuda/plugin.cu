@@ -18,6 +18,12 @@ namespace {
 
 void set_device(int device) { KILN_CUDA_CHECK(cudaSetDevice(device)); }
 
+int get_device() {
+  int device = 0;
+  KILN_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 size_t peak_allocated_bytes() { return memory_stats().peak_allocated; }
 
 size_t device_free_bytes() {
@@ -46,6 +52,14 @@ void event_destroy(void* e) {
   if (e != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(e));
 }
 
+int event_query(void* e, std::string* error) {
+  const cudaError_t q = cudaEventQuery(static_cast<cudaEvent_t>(e));
+  if (q == cudaSuccess) return 1;
+  if (q == cudaErrorNotReady) return 0;
+  if (error != nullptr) *error = std::string("cudaEventQuery: ") + cudaGetErrorString(q);
+  return -1;
+}
+
 void event_record(void* e, Stream s) { KILN_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(e), cuda_stream(s))); }
 
 void stream_wait_event(Stream s, void* e) {
@@ -68,6 +82,7 @@ const CudaPlugin kPlugin = {
     .abi = kCudaPluginAbi,
     .gpu_count = gpu_count,
     .set_device = set_device,
+    .get_device = get_device,
     .device_name = device_name,
     .runtime_version = runtime_version,
     .cudnn_version = cudnn_version,
@@ -85,6 +100,7 @@ const CudaPlugin kPlugin = {
     .event_create = event_create,
     .event_destroy = event_destroy,
     .event_record = event_record,
+    .event_query = event_query,
     .stream_wait_event = stream_wait_event,
     .copy_device_async = copy_device_async,
     .pci_bus_id = pci_bus_id,
@@ -96,6 +112,8 @@ const CudaPlugin kPlugin = {
     .nccl_all_gather = nccl_all_gather,
     .nccl_reduce_scatter = nccl_reduce_scatter,
     .nccl_broadcast = nccl_broadcast,
+    .nccl_async_error = nccl_async_error,
+    .nccl_comm_abort = nccl_comm_abort,
 };
 
 }  // namespace
