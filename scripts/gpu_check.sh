@@ -23,7 +23,8 @@
 # Output folder: OUT_DIR, else $OUT when set, else ./gpu-check-DATE. It receives report.md, the
 # logs (logs/NN-step.log), curves.png and the 200-step run's metrics.jsonl. Bulky work files
 # (shards, runs, checkpoints) go to GPU_CHECK_WORK (default: a folder under /tmp), never there.
-# GPU_CHECK_PACK_LOGS=1 packs logs/ into logs.tar.gz (default when OUT_DIR is $OUT, whose files
+# GPU_CHECK_ONLY=build,bench runs only the steps named (a rerun after a failure; the build step
+# is quick when build/ is still there). GPU_CHECK_PACK_LOGS=1 packs logs/ into logs.tar.gz (default when OUT_DIR is $OUT, whose files
 # come back only 8 at a time). KILN_BUILD_DIR, KILN_CACHE and KILN_CMAKE_ARGS as for build.sh.
 # The Moby-Dick step needs the corpus ($KILN_CACHE/corpora/moby-dick, from scripts/setup.sh);
 # on a machine without network, bring it along (bench/README.md says how).
@@ -72,6 +73,13 @@ run_step() {  # run_step NAME BUDGET_S gpu|any FUNCTION
   local det="$work/detail.$step_no"
   : >"$det"
   local verdict why t0 elapsed left limit rc
+  if [ -n "${GPU_CHECK_ONLY:-}" ] && [[ ",$GPU_CHECK_ONLY," != *",$name,"* ]]; then
+    why="not selected (GPU_CHECK_ONLY=$GPU_CHECK_ONLY)"
+    echo "$why" >"$out/$log"
+    results+=("$name|SKIP|0|$budget|$why|$log")
+    printf '%-18s SKIP (%s)\n' "$name" "$why"
+    return
+  fi
   elapsed=$(( $(date +%s) - start_s ))
   left=$(( budget_total - elapsed ))
   if [ "$needs" = gpu ] && [ "$has_gpu" = 0 ]; then
@@ -98,7 +106,7 @@ run_step() {  # run_step NAME BUDGET_S gpu|any FUNCTION
   case "$rc" in
     0) verdict=PASS ;;
     77) verdict=SKIP ;;
-    124|137) verdict=FAIL why="timed out after ${limit} s. ${why}" ;;
+    124|137) verdict=FAIL why="timed out after ${limit} s. ${why:-last line: $(grep -v '^ *$' "$out/$log" | tail -1 | head -c 200 | tr '|' '/')}" ;;
     *) verdict=FAIL why="exit ${rc}. ${why}" ;;
   esac
   results+=("$name|$verdict|$elapsed|$limit|$why|$log")
@@ -169,13 +177,14 @@ step_build() {
   detail "targets: ${targets[*]} (sm_90, Release$(have ccache && echo ', ccache'))"
 }
 
-# gtest's summary of a log: "P passed, S skipped, F failed".
+# gtest's per-test result lines ("[  SKIPPED ] Suite.Name (0 ms)", under ctest -V prefixed "N: ").
+gtest_lines() { grep -E "^([0-9]+: )?\[ *$1 *\] [^ ]+ \([0-9]+ ms\)" "$2"; }
+# "P passed, S skipped, F failed" of a log.
 gtest_counts() {
-  local f="$1"
-  printf '%s passed, %s skipped, %s failed' "$(grep -c '^\[       OK \]' "$f")" "$(grep -c '^\[  SKIPPED \]' "$f")" \
-    "$(grep -c '^\[  FAILED  \] .*(' "$f")"
+  printf '%s passed, %s skipped, %s failed' "$(gtest_lines OK "$1" | wc -l)" "$(gtest_lines SKIPPED "$1" | wc -l)" \
+    "$(gtest_lines FAILED "$1" | wc -l)"
 }
-export -f gtest_counts
+export -f gtest_lines gtest_counts
 
 step_cuda_tests() {
   need_bin "$build/tests/kernels_cuda/test_kernels_cuda"
@@ -187,7 +196,7 @@ step_cuda_tests() {
   local counts; counts="$(gtest_counts "$log")"
   detail "ctest -L cuda + CudaPlugin.*: $counts"
   [ "$rc" = 0 ] || exit 1
-  grep -q '^\[  SKIPPED \]' "$log" && { detail "$counts: a GPU test skipped on a GPU machine"; exit 1; }
+  gtest_lines SKIPPED "$log" >/dev/null && { detail "$counts: a GPU test skipped on a GPU machine"; exit 1; }
   exit 0
 }
 
@@ -197,7 +206,7 @@ step_train20() {
   "$build/tests/trainer/test_trainer" --gtest_filter='CudaTraining.*' 2>&1 | tee "$log" || rc=1
   detail "$(gtest_counts "$log"); $(grep 'worst relative difference' "$log" | sed 's/^\[cuda-training //; s/\]//' | tr '\n' ';')"
   [ "$rc" = 0 ] || exit 1
-  grep -q '^\[  SKIPPED \]' "$log" && exit 1
+  gtest_lines SKIPPED "$log" >/dev/null && exit 1  # a skip here means the GPU was not usable
   exit 0
 }
 
@@ -280,7 +289,7 @@ step_bench() {
   "$build/bin/kiln_bench_gpt2" --batches 16,32 2>&1 | tee "$log" || { detail "kiln_bench_gpt2 failed"; exit 1; }
   # Rows: | B | ms/step | fwd | bwd | optim | tokens/s | MFU | peak kiln GiB | device used GiB |
   detail "$(awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {gsub(/ /, ""); printf "B=%s: %s ms/step, %s tokens/s, MFU %s, peak %s GiB (device %s GiB); ", $2, $3, $7, $8, $9, $10}' "$log")"
-  grep -q 'benchmark skipped' "$log" && exit 1
+  grep -q 'benchmark skipped' "$log" && { detail "kiln_bench_gpt2 saw no GPU: benchmark skipped"; exit 1; }
   exit 0
 }
 
@@ -329,7 +338,7 @@ if last.get("peak_mem_gib") is not None:
     s += f", peak {last['peak_mem_gib']:.2f} GiB"
 if ev:
     e = ev[-1]
-    s += ", val " + ", ".join(f"{k} {e[k]:.3f}" for k in ("loss", "bpb") if isinstance(e.get(k), (int, float)))
+    s += ", " + ", ".join(f"{k} {e[k]:.3f}" for k in ("val_loss", "val_bits_per_byte") if isinstance(e.get(k), (int, float)))
 print(s)
 PY
 )"
