@@ -49,9 +49,12 @@ start_s=$(date +%s)
 gpu_line="$(nvidia-smi -L 2>/dev/null | grep -m1 '^GPU ' || true)"
 has_gpu=0
 [ -n "$gpu_line" ] && has_gpu=1
-# For testing this script on a machine without a GPU: run the GPU steps anyway (they then fail or
-# skip inside, which is what the test wants to see).
-[ "${GPU_CHECK_ASSUME_GPU:-0}" = 1 ] && has_gpu=1 && gpu_line="${gpu_line:-none (GPU_CHECK_ASSUME_GPU=1)}"
+# For testing this script: GPU_CHECK_ASSUME_GPU=1 runs the GPU steps without a GPU (they then fail
+# or skip inside), =0 treats a machine with a GPU as one without (tests/scripts/gpu_check_no_gpu.sh).
+case "${GPU_CHECK_ASSUME_GPU:-}" in
+  1) has_gpu=1 gpu_line="${gpu_line:-none (GPU_CHECK_ASSUME_GPU=1)}" ;;
+  0) has_gpu=0 gpu_line="" ;;
+esac
 
 # ---- step machinery ------------------------------------------------------------------------
 # A step is a function run as `timeout BUDGET bash -c FUNCTION` with its output in its log. It
