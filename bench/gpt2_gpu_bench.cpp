@@ -8,7 +8,7 @@
 // scratch buffers), then time N full steps (zero grads, forward, backward, AdamW) with CUDA
 // events on the stream the model uses, and print one table row:
 //   B, ms/step (and its forward / backward / optimizer split), tokens/s,
-//   MFU = tokens/s * FLOPs/token / 989.4e12 (FLOPs/token = 6N + 12 L C T, trainer/flops.h;
+//   MFU = tokens/s * FLOPs/token / 989.4e12 (FLOPs/token = 6N + 12 L C T, model/flops.h;
 //   989.4e12 is the dense bf16 peak of an H100 SXM), peak memory (kiln's own allocations and
 //   the whole device as cudaMemGetInfo sees it).
 // Without a GPU it prints "no GPU visible: benchmark skipped" and exits 0. Not a test.
