@@ -51,11 +51,11 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
   return c;
 }
 
-std::unique_ptr<model::Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
-                                             kernels::DType compute, parallel::Comm& tp) {
+std::unique_ptr<model::Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
+                                         kernels::DType compute, parallel::Comm& tp) {
   const kernels::Ops& ops = kernels::ops_for(device);
-  auto m = std::make_unique<model::Gpt2Model>(c.config.model, c.vocab_real(), micro_batch, ops, device,
-                                              model::ModelPrecision{compute, kernels::DType::F32}, tp);
+  auto m = model::make_model(c.config.model, c.vocab_real(), micro_batch, ops, device,
+                             model::ModelPrecision{compute, kernels::DType::F32}, tp);
   model::load_weights(c.manifest, m->params(), ops);
   return m;
 }
