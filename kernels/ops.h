@@ -92,7 +92,8 @@ struct Ops {
   // RMSNorm: out (N,C) = x * rstd * weight, rstd (N) fp32 = 1 / sqrt(mean(x^2) + eps), saved.
   void (*rmsnorm_forward)(Tensor out, Tensor rstd, Tensor x, Tensor weight, float eps, Stream s);
   // The residual add fused in front of RMSNorm, one pass over the stream instead of two:
-  // sum (N,C) = a + b, then out = rmsnorm(sum) as above. sum may alias a or b exactly.
+  // sum (N,C) = a + b, then out = rmsnorm(sum) as above, of sum as stored (rounded to its dtype, so
+  // forward and rmsnorm_backward see the same x). sum may alias a or b exactly.
   void (*residual_rmsnorm_forward)(Tensor sum, Tensor out, Tensor rstd, Tensor a, Tensor b, Tensor weight, float eps,
                                    Stream s);
   // dx (N,C) +=, dweight (C) +=  (x: RMSNorm's input, the `sum` of the fused form). With

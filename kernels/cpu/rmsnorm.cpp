@@ -1,11 +1,13 @@
 // kernels/cpu/rmsnorm.cpp
 // Ops entry points for RMSNorm (plain and fused with the residual add): the shared checks, then
 // dispatch to rmsnorm.h's templated math. Called through kernels::cpu::kOps. Not here: the math.
-// Under bf16/fp16 storage the fused form normalises the fp32 sum before it is rounded for storage
-// (as the CUDA kernel does, which keeps the sum in registers).
+// The fused form normalises the sum as stored: in fp32/fp64 the reference does both in one pass;
+// under bf16/fp16 storage (emulated through fp32 temporaries, rounded on write-back) it adds, rounds,
+// then normalises the rounded sum, which is what the CUDA kernel computes.
 #include "kernels/cpu/rmsnorm.h"
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/elementwise.h"
 
 namespace kernels::cpu {
 
@@ -28,6 +30,11 @@ void residual_rmsnorm_forward(Tensor sum, Tensor out, Tensor rstd, Tensor a, Ten
                               Stream) {
   const char* op = "residual_rmsnorm_forward";
   const RowDims d = check_residual_rmsnorm_forward(kDevice, sum, out, rstd, a, b, weight, eps);
+  if (sum.dtype == DType::BF16 || sum.dtype == DType::F16) {
+    residual_forward(sum, a, b, {});
+    rmsnorm_forward(out, rstd, sum, weight, eps, {});
+    return;
+  }
   dispatch_float(op,
                  {{&sum, Access::kWrite, "sum"},
                   {&out, Access::kWrite, "out"},
