@@ -98,16 +98,17 @@ void check_heads(const char* op, int n_head, int n_kv_head) {
 // The head size of a row of `width` = (NH + 2*NKV)*hs channels (q|k|v).
 int64_t head_size(const char* op, const char* name, const Tensor& t, int64_t width, int n_head, int n_kv_head) {
   const int64_t heads = int64_t(n_head) + 2 * int64_t(n_kv_head);
-  KILN_CHECK(width % heads == 0, op_msg(op, std::string(name) + " " + t.shape.str() + ": width " + std::to_string(width) +
-                                                " is not (n_head + 2*n_kv_head) = " + std::to_string(heads) +
-                                                " heads of equal size"));
+  KILN_CHECK(width % heads == 0,
+             op_msg(op, std::string(name) + " " + t.shape.str() + ": width " + std::to_string(width) +
+                            " is not (n_head + 2*n_kv_head) = " + std::to_string(heads) + " heads of equal size"));
   return width / heads;
 }
 
 // qkv (B,T,(NH+2*NKV)*hs).
 AttentionDims check_qkv(const char* op, const Tensor& qkv, int n_head, int n_kv_head) {
   check_heads(op, n_head, n_kv_head);
-  KILN_CHECK(qkv.shape.ndim == 3, op_msg(op, "qkv must be (B, T, (n_head + 2*n_kv_head) * hs), got " + qkv.shape.str()));
+  KILN_CHECK(qkv.shape.ndim == 3,
+             op_msg(op, "qkv must be (B, T, (n_head + 2*n_kv_head) * hs), got " + qkv.shape.str()));
   AttentionDims d;
   d.B = qkv.dim(0);
   d.T = qkv.dim(1);
@@ -291,7 +292,8 @@ AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, cons
 
 namespace {
 void check_eps(const char* op, float eps) {
-  KILN_CHECK(eps > 0.f && std::isfinite(eps), op_msg(op, "eps must be a finite number > 0, got " + std::to_string(eps)));
+  KILN_CHECK(eps > 0.f && std::isfinite(eps),
+             op_msg(op, "eps must be a finite number > 0, got " + std::to_string(eps)));
 }
 }  // namespace
 
@@ -329,7 +331,8 @@ RowDims check_residual_rmsnorm_forward(Device dev, const Tensor& sum, const Tens
 RowDims check_rmsnorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dout, const Tensor& x,
                                const Tensor& weight, const Tensor& rstd) {
   const char* op = "rmsnorm_backward";
-  check_present(op, {{"dx", &dx}, {"dweight", &dweight}, {"dout", &dout}, {"x", &x}, {"weight", &weight}, {"rstd", &rstd}},
+  check_present(op,
+                {{"dx", &dx}, {"dweight", &dweight}, {"dout", &dout}, {"x", &x}, {"weight", &weight}, {"rstd", &rstd}},
                 dev);
   const RowDims d = rows_of(op, "x", x);
   check_shape(op, "dx", dx, x.shape);

@@ -2,12 +2,14 @@
 // The op table: the one typed seam between the model and a backend (CPU reference, CUDA).
 //
 // Shapes use: B batch, T sequence, C channels (d_model), NH query heads, NKV key/value heads, hs head
-// size, F MLP hidden units, V padded vocab, N = B*T rows, IC/OC matmul in/out channels. All tensors are contiguous and row-major.
+// size, F MLP hidden units, V padded vocab, N = B*T rows, IC/OC matmul in/out channels. All tensors
+// are contiguous and row-major.
 //
 // Dtypes: "float" tensors may be fp32, bf16 or fp16 (the compute dtype), or fp64 (the CPU backend
 // only, for gradient checks). Integer tensors (tokens, targets) are int32. Statistics saved for
-// backward (LayerNorm mean/rstd, RMSNorm rstd, attention logsumexp) and losses are fp32 (fp64 when the op runs in
-// fp64). Parameter gradients may be fp32 while activations are bf16: backends accept that mix.
+// backward (LayerNorm mean/rstd, RMSNorm rstd, attention logsumexp) and losses are fp32 (fp64 when
+// the op runs in fp64). Parameter gradients may be fp32 while activations are bf16: backends accept
+// that mix.
 //
 // Accumulation convention, so gradient accumulation and residual streams need no extra passes:
 //  - parameter gradients (dweight, dbias, dwte, dwpe) are ACCUMULATED (+=);

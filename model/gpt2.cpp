@@ -112,7 +112,8 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
     ops_.layernorm_forward(rows2d(y.ln1), y.ln1_mean, y.ln1_rstd, rows2d(residual), w.ln_1_weight, w.ln_1_bias, s);
     copy_to_tp_forward(y.ln1, tp_, s);
     ops_.matmul_forward(rows2d(y.qkv), rows2d(y.ln1), w.c_attn_weight, w.c_attn_bias, s);
-    ops_.attention_forward(y.atty, y.att_lse, y.qkv, cfg_.n_head / tp_size_, cfg_.n_head / tp_size_, s);
+    const int heads = cfg_.n_head / tp_size_;  // multi-head: as many key/value heads as query heads
+    ops_.attention_forward(y.atty, y.att_lse, y.qkv, heads, heads, s);
     ops_.matmul_forward(rows2d(y.attproj), rows2d(y.atty), w.attn_proj_weight, bias_once(w.attn_proj_bias), s);
     reduce_from_tp_forward(y.attproj, tp_, s);
     ops_.residual_forward(y.residual2, residual, y.attproj, s);
@@ -170,7 +171,8 @@ void Gpt2Model::backward(float scale, const std::function<void(int)>& on_bucket_
     reduce_from_tp_backward(a.dresidual, tp_, s);
     ops_.matmul_backward(rows2d(a.datt), gw.attn_proj_weight, gw.attn_proj_bias, rows2d(a.dresidual),
                          rows2d(y.atty), w.attn_proj_weight, s);
-    ops_.attention_backward(a.dqkv, a.datt, y.qkv, y.atty, y.att_lse, cfg_.n_head / tp_size_, cfg_.n_head / tp_size_, s);
+    const int heads = cfg_.n_head / tp_size_;  // multi-head: as many key/value heads as query heads
+    ops_.attention_backward(a.dqkv, a.datt, y.qkv, y.atty, y.att_lse, heads, heads, s);
     ops_.matmul_backward(rows2d(a.dC), gw.c_attn_weight, gw.c_attn_bias, rows2d(a.dqkv), rows2d(y.ln1),
                          w.c_attn_weight, s);
     copy_to_tp_backward(a.dC, tp_, s);

@@ -48,7 +48,9 @@ std::vector<ParamSpec> llama_param_specs(const configs::ModelConfig& m, int voca
 
 LlamaWeights llama_weights(const ParamArena& P, int n_layer, ArenaView view) {
   const auto get = [&](const std::string& name) { return P.get(P.index_of(name), view); };
-  const auto packed = [&](const std::string& first, int count) { return P.packed_rows(P.index_of(first), count, view); };
+  const auto packed = [&](const std::string& first, int count) {
+    return P.packed_rows(P.index_of(first), count, view);
+  };
   LlamaWeights w;
   w.embed_tokens = get("model.embed_tokens.weight");
   for (int l = 0; l < n_layer; ++l) {

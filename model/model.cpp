@@ -21,7 +21,8 @@ std::unique_ptr<Model> make_model(const configs::ModelConfig& cfg, int vocab_rea
                                   int zero_dp) {
   if (cfg.is_llama())
     return std::make_unique<LlamaModel>(cfg, vocab_real, micro_batch, ops, device, precision, tp, zero_dp);
-  KILN_CHECK(cfg.arch == "gpt2", "make_model: unknown model.arch '" + cfg.arch + "' (validation should have refused it)");
+  KILN_CHECK(cfg.arch == "gpt2",
+             "make_model: unknown model.arch '" + cfg.arch + "' (validation should have refused it)");
   return std::make_unique<Gpt2Model>(cfg, vocab_real, micro_batch, ops, device, precision, tp, zero_dp);
 }
 

@@ -49,7 +49,8 @@ void swiglu_forward(Tensor out, Tensor inp, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "inp", inp.dtype, [&](auto tag) {
     using T = decltype(tag);
-    swiglu_forward_kernel<T><<<grid_for(d.N * d.C, kThreads), kThreads, 0, stream>>>(ptr<T>(out), ptr<T>(inp), d.N, d.C);
+    swiglu_forward_kernel<T>
+        <<<grid_for(d.N * d.C, kThreads), kThreads, 0, stream>>>(ptr<T>(out), ptr<T>(inp), d.N, d.C);
   });
   check_launch(op, stream);
 }
