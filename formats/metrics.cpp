@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "kernels/json_untrusted.h"
 #include "kernels/check.h"
 
 namespace formats {
@@ -24,8 +25,9 @@ void keep_steps_through(const std::string& path, int last_step) {
   if (!in) return;
   std::string kept, line;
   while (std::getline(in, line)) {
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_discarded() && j.contains("step") && j["step"].is_number() && j["step"].get<int>() <= last_step)
+    // Lines kiln did not write (too deep, not an object, a step that is not an integer) are dropped.
+    const nlohmann::json j = kernels::parse_untrusted_json(line, nullptr);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() <= last_step)
       kept += line + "\n";
   }
   in.close();

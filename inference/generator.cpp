@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/check.h"
+#include "kernels/finite.h"
 
 namespace inference {
 
@@ -25,6 +26,15 @@ void Generator::check_fits(int64_t n) const {
 }
 
 namespace {
+// Sampling from NaN picks an arbitrary token forever: a model whose weights overflow (e.g. trained
+// with far too large a learning rate) is refused instead.
+void require_finite_logits(const std::vector<float>& logits, int made) {
+  const kernels::FiniteScan f = kernels::scan_finite(logits.data(), kernels::DType::F32, int64_t(logits.size()));
+  KILN_REQUIRE_INPUT(f.finite(), "the model's logits for new token " + std::to_string(made + 1) + " are not finite (" +
+                                     std::to_string(f.bad) + " of " + std::to_string(logits.size()) +
+                                     "): its weights overflow the forward pass");
+}
+
 std::vector<int32_t> last(const std::vector<int32_t>& ids, size_t n) {
   return std::vector<int32_t>(ids.end() - std::ptrdiff_t(std::min(n, ids.size())), ids.end());
 }
@@ -39,6 +49,7 @@ int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions
   bool rebuilt = false;
   int made = 0;
   while (made < max_new) {
+    require_finite_logits(logits, made);
     const int32_t next = int32_t(choose_token(logits, sampling, uint64_t(made)));
     if (next == eot) break;
     ++made;
@@ -51,7 +62,7 @@ int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions
       if (!rebuilt && on_rebuild) on_rebuild();
       rebuilt = true;
       gen.reset();
-      logits = gen.feed(last(context, size_t(gen.capacity() / 2)));
+      logits = gen.feed(last(context, size_t(tokens_kept_on_rebuild(gen.capacity()))));
     }
   }
   return made;

@@ -53,11 +53,15 @@ class Generator {
 std::unique_ptr<Generator> make_generator(const configs::ModelConfig& cfg, const ParamArena& params, int vocab_real,
                                           const kernels::Ops& ops);
 
+// How many tokens a full context keeps when it is rebuilt: half of it, but at least one (a
+// seq_len 1 model would otherwise rebuild from nothing).
+inline int tokens_kept_on_rebuild(int capacity) { return capacity / 2 > 0 ? capacity / 2 : 1; }
+
 // The generation loop of `kiln sample`: feeds `context` (its last capacity() tokens), then chooses
 // and feeds up to max_new tokens, calling on_token(id) for each as soon as it is chosen. Stops
 // early at `eot` (not passed on; -1: none). When the context is full the cache is rebuilt from the
-// last capacity()/2 tokens (on_rebuild is told once). Token i is drawn at sampler position i, so a
-// seed reproduces the text. Returns the number of tokens passed to on_token.
+// last tokens_kept_on_rebuild(capacity()) tokens (on_rebuild is told once). Token i is drawn at
+// sampler position i, so a seed reproduces the text. Returns the number of tokens passed to on_token.
 int generate(Generator& gen, std::vector<int32_t> context, const SamplingOptions& sampling, int max_new, int eot,
              const std::function<void(int32_t)>& on_token, const std::function<void()>& on_rebuild = {});
 

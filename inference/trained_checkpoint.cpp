@@ -5,7 +5,10 @@
 #include <fstream>
 
 #include "configs/load.h"
+#include "configs/validate.h"
 #include "kernels/check.h"
+#include "kernels/finite.h"
+#include "model/memory_estimate.h"
 #include "model/weights_io.h"
 
 namespace inference {
@@ -37,7 +40,15 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
                                          "' is not a checkpoint (no manifest.yaml), nor a run or checkpoints folder "
                                          "whose `latest` names one");
   c.manifest = checkpoint::read_manifest(c.dir);
-  c.config = configs::config_from_yaml_string(c.manifest.state.config_yaml, c.dir + "/manifest.yaml (config)");
+  const std::string source = c.dir + "/manifest.yaml (config)";
+  c.config = configs::config_from_yaml_string(c.manifest.state.config_yaml, source);
+  // The embedded config is checked like a user's: a manifest is a file anyone can edit.
+  const std::vector<std::string> problems = configs::validation_problems(c.config);
+  if (!problems.empty()) {
+    std::string all;
+    for (const std::string& p : problems) all += (all.empty() ? "" : "; ") + p;
+    throw kernels::InputError(source + ": invalid config: " + all);
+  }
   // Checkpoints carry their tokenizer; older ones are served by the folder beside the shards.
   c.tokenizer_dir = c.dir + "/tokenizer";
   if (!fs::is_directory(c.tokenizer_dir, ec)) c.tokenizer_dir = data::shard_tokenizer_dir(c.config.data.train);
@@ -53,10 +64,22 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
 
 std::unique_ptr<model::Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
                                          kernels::DType compute, parallel::Comm& tp) {
+  model::require_memory({c.config.model, micro_batch, tp.size(), 0, compute, kernels::DType::F32,
+                         /*checkpoint_staging=*/false, device},
+                        "checkpoint " + c.dir + ": model");
   const kernels::Ops& ops = kernels::ops_for(device);
   auto m = model::make_model(c.config.model, c.vocab_real(), micro_batch, ops, device,
                              model::ModelPrecision{compute, kernels::DType::F32}, tp);
   model::load_weights(c.manifest, m->params(), ops);
+  // Non-finite weights give nothing but NaN: refuse them here rather than print garbage later.
+  // (kiln train never writes them; a checkpoint from elsewhere, or an old one, might hold them.)
+  const model::ParamArena& P = m->params();
+  for (int i = 0; i < P.size(); ++i) {
+    const kernels::FiniteScan f = kernels::scan_finite(P.master(i));
+    KILN_REQUIRE_INPUT(f.finite(), "checkpoint " + c.dir + ": tensor master/" + P.spec(i).name + " holds " +
+                                       std::to_string(f.bad) + " non-finite value(s) (first at element " +
+                                       std::to_string(f.first_bad) + "); refusing to use these weights");
+  }
   return m;
 }
 

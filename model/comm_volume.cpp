@@ -23,11 +23,11 @@ StepCommVolume step_comm_volume(const configs::Config& cfg, int dp, int tp, kern
   if (dp > 1) {
     if (zero1) {
       const int64_t rs = 4 * v.local_params, ag = v.local_params / dp * act;
-      v.dp_payload = rs + ag + 8;  // + loss and grad-norm scalars
+      v.dp_payload = rs + ag + 12;  // + [loss, gradient health] and grad-norm scalars
       // A ring reduce-scatter sends (n-1)/n of its input; an all-gather sends its block n-1 times.
-      v.dp_wire = double(rs) * (dp - 1) / dp + double(ag) * (dp - 1) + 8.0 * 2.0 * (dp - 1) / dp;
+      v.dp_wire = double(rs) * (dp - 1) / dp + double(ag) * (dp - 1) + 12.0 * 2.0 * (dp - 1) / dp;
     } else {
-      v.dp_payload = 4 * v.local_params + 4;  // + the loss scalar
+      v.dp_payload = 4 * v.local_params + 8;  // + [loss, gradient health] (trainer/guards.h)
       v.dp_wire = double(v.dp_payload) * 2.0 * (dp - 1) / dp;
     }
   }

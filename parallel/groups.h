@@ -12,12 +12,14 @@
 #include "kernels/device.h"
 #include "parallel/comm.h"
 #include "parallel/layout.h"
+#include "parallel/watchdog.h"
 
 namespace parallel {
 
 struct ProcessGroups {
   Layout layout;
   std::unique_ptr<Comm> world, dp, tp;
+  std::shared_ptr<Watchdog> watchdog;  // null until arm_watchdog (parallel/watchdog.h), or unarmed
 };
 
 // Builds the groups over `world` (size must equal layout.world). With device == kCuda and NCCL

@@ -7,6 +7,7 @@
 // the evaluator's: consecutive, non-overlapping seq_len+1 tokens from the start of the shards.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -52,8 +53,12 @@ void run_eval(const EvalArgs& a) {
   const trainer::Evaluator evaluator(a.data, cfg.model.seq_len, cfg.train.micro_batch, a.batches);
 
   parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, res.device);
+  parallel::arm_watchdog(groups, cfg.parallel.timeout_s);  // the checkpoint's, or the default
   auto model = inference::load_model(ckpt, cfg.train.micro_batch, res.device, res.precision, *groups.tp);
   const formats::EvalResult r = evaluator.run(*model, *groups.dp);
+  // The same on every rank (all-reduced): all of them refuse together.
+  KILN_REQUIRE_INPUT(std::isfinite(r.loss), "checkpoint " + ckpt.dir + ": the loss on '" + a.data +
+                                                "' is not finite: its weights overflow the forward pass");
   if (layout.rank != 0) return;
   std::printf("kiln eval | %s (step %lld) on %s | %lld sequences of %d tokens | %s %s | layout %s\n",
               ckpt.dir.c_str(), (long long)ckpt.manifest.state.step, a.data.c_str(),

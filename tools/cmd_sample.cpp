@@ -69,9 +69,16 @@ void run_sample(const SampleArgs& a) {
 
   write_bytes(a.prompt);
   const auto start = std::chrono::steady_clock::now();
-  const int made = inference::generate(
-      *gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
-      [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T, T / 2); });
+  int made = 0;
+  try {
+    made = inference::generate(
+        *gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
+        [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T,
+                                  inference::tokens_kept_on_rebuild(T)); });
+  } catch (const kernels::InputError& e) {  // non-finite logits: say which checkpoint
+    std::fputc('\n', stdout);
+    throw kernels::InputError("checkpoint " + ckpt.dir + ": " + e.what());
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "\nkiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
 }

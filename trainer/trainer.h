@@ -16,7 +16,10 @@
 #include "parallel/grad_sync.h"
 #include "parallel/groups.h"
 #include "trainer/evaluator.h"
+#include "trainer/fault_injection.h"
+#include "trainer/guards.h"
 #include "trainer/optimizer.h"
+#include "trainer/replay_check.h"
 
 namespace trainer {
 
@@ -24,6 +27,7 @@ struct StepResult {
   double loss = 0;       // mean over the global batch
   StepStats stats;
   double lr = 0;
+  StepVerdict verdict = StepVerdict::kOk;  // anything else: the step was skipped (trainer/guards.h)
 };
 
 struct RunSummary {
@@ -36,6 +40,7 @@ struct RunSummary {
   double tokens_per_s = 0;  // mean over the run, after the first step
   int resumed_from_step = -1;      // -1: started fresh
   bool stopped_by_signal = false;  // SIGTERM/SIGUSR1: a checkpoint was committed, exit code 3
+  std::string guard_stop;          // not empty: a numeric guard stopped the run (why), exit code 4
 };
 
 class Trainer {
@@ -55,17 +60,28 @@ class Trainer {
  private:
   void print_banner() const;
   bool is_root() const { return layout_.rank == 0; }
-  double average_over_dp(double x);
+  double average_over_dp(double loss, parallel::GradSquares& squares);
   // Checkpointing (trainer/checkpointing.cpp): resume per checkpoint.resume, save the current
   // step, and agree over all ranks whether any of them was asked to stop.
   void resume_if_asked();
   void save_checkpoint();
   bool stop_agreed();
+  // Guards (trainer/guarding.cpp): the watchdog's step label; the replay check of the first
+  // micro-batch; the report of a skipped step (for a non-finite one, the rare-path recompute that
+  // names ranks and tensors); how many ranks raise a flag (one collective over the world).
+  void set_phase(int step, const char* phase);
+  void replay_first_micro_batch(int step, double loss);
+  void report_skipped_step(int step, const StepResult& r, const data::LoaderState& before);
+  std::string explain_non_finite(int step, const data::LoaderState& before);
+  int count_over_world(bool flag);
+  // After a step: too many skipped steps in a row, or a replay check that failed on some rank?
+  // Sets guard_stop_ (the same on every rank) and says whether the run must end.
+  bool guards_stop_run();
   configs::Config cfg_;
   model::Placement res_;
   parallel::ProcessGroups& groups_;
   parallel::Layout layout_;
-  std::unique_ptr<kernels::OwnedTensor> scalar_;  // (1) fp32 on the device, for dp averages
+  std::unique_ptr<kernels::OwnedTensor> scalar_;  // (2) fp32 on the device: loss, gradient health
   std::string ckpt_dir_;
   std::unique_ptr<checkpoint::Saver> saver_;
   int resumed_step_ = -1, last_saved_step_ = -1;
@@ -79,7 +95,12 @@ class Trainer {
   std::unique_ptr<AdamW> optim_;                   // local: the range grad_sync_ says this rank owns
   std::unique_ptr<Evaluator> evaluator_;
   LossScaler scaler_;
-  int skipped_ = 0;
+  int skipped_ = 0;                    // steps skipped in this run's history (fp16 overflows included)
+  NumericGuard guard_;
+  std::unique_ptr<ReplayCheck> replay_;
+  bool replay_failed_ = false;         // this rank's replay check failed this step
+  FaultInjection faults_;              // test-only (KILN_TEST_FAULT)
+  std::string guard_stop_;             // not empty: stop the run with exit 4, saying this
   std::vector<int32_t> batch_;
 };
 

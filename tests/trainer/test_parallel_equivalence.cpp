@@ -76,13 +76,15 @@ std::vector<double> one_rank_losses(Arch arch = Arch::kGpt2) {
 }
 
 // Trains on `comm` (all of whose ranks call this) with tp and zero; returns the per-step losses.
+// timeout_s > 0 arms the collective watchdog, as kiln train does by default.
 std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, int zero, const std::string& name,
-                                  Arch arch = Arch::kGpt2) {
+                                  Arch arch = Arch::kGpt2, double timeout_s = 0) {
   configs::Config c = small_config(name, arch);
   c.parallel.tp = tp;
   c.parallel.zero = zero;
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
   parallel::ProcessGroups groups = parallel::make_groups(std::move(comm), layout, kernels::Device::kCpu);
+  parallel::arm_watchdog(groups, timeout_s);
   trainer::Trainer t(c, groups);
   return t.run().losses;
 }
@@ -123,6 +125,16 @@ TEST(ParallelEquivalence, LlamaLayoutsMatchOneRank) {
   const int half = world().rank() / 2;
   expect_same_losses(layout_losses(world().split(half, world().rank()), 1, 1, "dp2_zero1_" + std::to_string(half), L),
                      "llama (dp,tp)=(2,1) zero 1", L);
+}
+
+TEST(ParallelEquivalence, UnderTheCollectiveWatchdogToo) {
+  // kiln train arms the watchdog by default (parallel.timeout_s): every MPI collective then runs
+  // in its non-blocking form through the polling loop (parallel/mpi_watch.cpp). Same model.
+  if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "watched_dp2_tp2_zero1", Arch::kGpt2, 120.0),
+                     "(dp,tp)=(2,2) zero 1, watchdog armed");
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 1, 0, "watched_dp4_tp1", Arch::kGpt2, 120.0),
+                     "(dp,tp)=(4,1), watchdog armed");
 }
 
 TEST(ParallelEquivalence, TensorParallelWithZeroAndPaddedVocab) {
