@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace configs {
@@ -20,19 +21,35 @@ struct RunConfig {
 };
 
 struct ModelConfig {
-  std::string arch = "gpt2";
+  std::string arch = "gpt2";  // gpt2 | llama
   int vocab_size = 50304;  // padded vocabulary; >= the shards' vocab_size
   int seq_len = 1024;
   int n_layer = 12;
   int n_head = 12;
   int d_model = 768;
-  int d_ff = 3072;
-  bool tie_embeddings = true;
+  int d_ff = 3072;         // MLP hidden units (gpt2: the GELU layer; llama: the SwiGLU gate and up)
+  // Keys whose default depends on the architecture, and keys only llama has. They stay unset until
+  // resolve_defaults() (configs/validate.h, run whenever a config is loaded) writes the defaults of
+  // the keys the architecture uses; a key the architecture does not use must stay unset (validate
+  // refuses it). Code reads them through the accessors below, which apply the same defaults, so a
+  // config built in code (tests) behaves like a loaded one.
+  std::optional<bool> tie_embeddings;  // gpt2: true; llama: false
+  std::optional<int> n_kv_head;        // llama: key/value heads of grouped-query attention; n_head
+  std::optional<double> rope_theta;    // llama: RoPE base; 10000
+  std::optional<double> norm_eps;      // llama: RMSNorm epsilon; 1e-5
   template <class V> void visit(V& v) {
     v("arch", arch);       v("vocab_size", vocab_size); v("seq_len", seq_len);
     v("n_layer", n_layer); v("n_head", n_head);         v("d_model", d_model);
     v("d_ff", d_ff);       v("tie_embeddings", tie_embeddings);
+    v("n_kv_head", n_kv_head); v("rope_theta", rope_theta); v("norm_eps", norm_eps);
   }
+
+  bool is_llama() const { return arch == "llama"; }
+  bool tied() const { return tie_embeddings.value_or(!is_llama()); }
+  int kv_heads() const { return n_kv_head.value_or(n_head); }  // gpt2: n_head (plain multi-head)
+  double rope_base() const { return rope_theta.value_or(10000.0); }
+  double rms_eps() const { return norm_eps.value_or(1e-5); }
+  int head_dim() const { return n_head > 0 ? d_model / n_head : 0; }
 };
 
 struct DataConfig {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace configs::detail {
@@ -35,6 +36,18 @@ concept Section = requires(T& t, AnyField& v) { t.visit(v); };
 template <class T>
 concept Scalar = std::same_as<T, std::string> || std::same_as<T, int> ||
                  std::same_as<T, int64_t> || std::same_as<T, double> || std::same_as<T, bool>;
+
+// A field that may be unset (std::optional of a Scalar): the key is absent from the YAML until a
+// value is given. Readers parse into the value type; the writer skips an unset field.
+template <class T> struct OptionalTraits : std::false_type {};
+template <Scalar T> struct OptionalTraits<std::optional<T>> : std::true_type {
+  using value_type = T;
+};
+template <class T>
+concept OptionalScalar = OptionalTraits<T>::value;
+// What a config field may be: a scalar or an optional scalar.
+template <class T>
+concept Field = Scalar<T> || OptionalScalar<T>;
 
 // Parse `text` into `out`. Returns nullopt on success, else the problem without the key, e.g.
 // "expected an integer, got 'twelve'". `out` is untouched on failure.
@@ -62,6 +75,19 @@ template <Scalar T> constexpr const char* expected_type() {
   else if constexpr (std::same_as<T, bool>) return "true or false";
   else if constexpr (std::same_as<T, double>) return "a number";
   else return "an integer";
+}
+
+// Optional fields: parsed as their value type; formatted as the value, or "unset".
+template <Scalar T> std::optional<std::string> parse_field(std::string_view text, std::optional<T>& out) {
+  T v = out.value_or(T{});
+  if (auto problem = parse_field(text, v)) return problem;
+  out = v;
+  return std::nullopt;
+}
+template <Scalar T> std::string format_field(const std::optional<T>& v) { return v ? format_field(*v) : "unset"; }
+template <Field T> constexpr const char* expected_type_of() {
+  if constexpr (OptionalScalar<T>) return expected_type<typename OptionalTraits<T>::value_type>();
+  else return expected_type<T>();
 }
 
 // 'value' in single quotes, shortened to keep a message on one line when a user pastes a lot.

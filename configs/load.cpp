@@ -84,9 +84,9 @@ class YamlReader {
       field.visit(inner);
       inner.finish();
     } else {
-      static_assert(detail::Scalar<T>, "config field of an unsupported type: add it to fields.h");
+      static_assert(detail::Field<T>, "config field of an unsupported type: add it to fields.h");
       if (!v.IsScalar())
-        throw InputError(source_ + ": " + key + ": expected " + detail::expected_type<T>() + ", got " +
+        throw InputError(source_ + ": " + key + ": expected " + detail::expected_type_of<T>() + ", got " +
                          kind_of(v) + at_line(e->mark));
       if (auto problem = detail::parse_field(v.Scalar(), field))
         throw InputError(source_ + ": " + key + ": " + *problem + at_line(e->mark));
@@ -199,7 +199,7 @@ class Overrider {
       field.visit(inner);
       inner.finish();
     } else {
-      static_assert(detail::Scalar<T>, "config field of an unsupported type: add it to fields.h");
+      static_assert(detail::Field<T>, "config field of an unsupported type: add it to fields.h");
       if (depth_ + 1 != path_.size()) throw unknown();  // "optim.lr.x": lr has no keys below it
       if (auto problem = detail::parse_field(value_, field))
         throw InputError("override " + dotted(path_.size()) + ": " + *problem);
@@ -239,6 +239,7 @@ Config config_from_yaml_string(const std::string& yaml, const std::string& sourc
   Config c;
   c.visit(reader);
   reader.finish();
+  resolve_defaults(c);
   return c;
 }
 
@@ -274,6 +275,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   if (!problems.empty())
     throw InputError(path + (overrides.empty() ? "" : " (with overrides)") + ": invalid config: " +
                      detail::join(problems, "; "));
+  resolve_defaults(c);
   return c;
 }
 

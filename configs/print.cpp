@@ -19,6 +19,7 @@
 #include "configs/config.h"
 #include "configs/fields.h"
 #include "configs/load.h"
+#include "configs/validate.h"
 
 namespace configs {
 namespace fs = std::filesystem;
@@ -33,6 +34,9 @@ class YamlWriter {
   explicit YamlWriter(YAML::Emitter& out) : out_(out) {}
 
   template <class T> void operator()(const char* name, T& field) {
+    if constexpr (detail::OptionalScalar<T>) {
+      if (!field) return;  // unset: the key is absent (resolve_defaults fills what an arch uses)
+    }
     out_ << YAML::Key << name << YAML::Value;
     if constexpr (detail::Section<T>) {
       out_ << YAML::BeginMap;
@@ -43,7 +47,7 @@ class YamlWriter {
       if (detail::looks_like_non_string(field)) out_ << YAML::DoubleQuoted;
       out_ << field;
     } else {
-      static_assert(detail::Scalar<T>, "config field of an unsupported type: add it to fields.h");
+      static_assert(detail::Field<T>, "config field of an unsupported type: add it to fields.h");
       out_ << detail::format_field(field);
     }
   }
@@ -79,7 +83,7 @@ class Equals {
       Equals inner(addresses_of(b), prefix_ + name + ".", diffs_);
       a.visit(inner);
     } else {
-      static_assert(detail::Scalar<T>, "config field of an unsupported type: add it to fields.h");
+      static_assert(detail::Field<T>, "config field of an unsupported type: add it to fields.h");
       if (a == b) return;  // doubles exactly: a resumed run must not drift by a rounding
       if constexpr (std::same_as<T, std::string>)
         diffs_.push_back(prefix_ + name + ": " + detail::single_quoted(a) + " vs " + detail::single_quoted(b));
@@ -103,6 +107,7 @@ class Equals {
 
 std::string to_yaml(const Config& c) {
   Config copy = c;  // visit() is non-const because readers write through it; the writer does not
+  resolve_defaults(copy);  // every key the architecture uses is listed with its value
   YAML::Emitter out;
   out << YAML::Comment("kiln resolved config: defaults, inherited files and overrides applied; every key listed");
   out << YAML::Newline << YAML::BeginMap;
@@ -114,6 +119,8 @@ std::string to_yaml(const Config& c) {
 
 std::vector<std::string> differences(const Config& a, const Config& b) {
   Config x = a, y = b;  // copies for the same reason as in to_yaml; a Config is small
+  resolve_defaults(x);  // a default left unset equals the same default written out
+  resolve_defaults(y);
   std::vector<std::string> diffs;
   Equals eq(addresses_of(y), "", diffs);
   x.visit(eq);

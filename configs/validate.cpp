@@ -73,6 +73,11 @@ class Problems {
     if (v > 0 && into > 0 && into % v != 0)
       add(key, std::string("a divisor of ") + into_key + " (" + std::to_string(into) + ")", std::to_string(v));
   }
+  // A key only llama has, set in a config of another architecture: named with both architectures.
+  template <class T> void only_for_llama(const char* key, const std::optional<T>& v, const std::string& arch) {
+    if (v) add(key, std::string("no value: it is a model.arch llama key, and this config has model.arch ") + arch,
+               format_field(*v));
+  }
   void add(const char* key, const std::string& expected, const std::string& got) {
     list.push_back(std::string(key) + ": expected " + expected + ", got " + got);
   }
@@ -81,6 +86,16 @@ class Problems {
 };
 
 }  // namespace
+
+void resolve_defaults(Config& c) {
+  ModelConfig& m = c.model;
+  if (m.arch != "gpt2" && m.arch != "llama") return;  // unknown: validation says so
+  m.tie_embeddings = m.tied();
+  if (!m.is_llama()) return;
+  m.n_kv_head = m.kv_heads();
+  m.rope_theta = m.rope_base();
+  m.norm_eps = m.rms_eps();
+}
 
 std::vector<std::string> validation_problems(const Config& c) {
   Problems p;
@@ -91,7 +106,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.printable("run.out_dir", c.run.out_dir);
 
   const ModelConfig& m = c.model;
-  p.one_of("model.arch", m.arch, {"gpt2"});  // more architectures come later
+  p.one_of("model.arch", m.arch, {"gpt2", "llama"});
   p.at_least("model.vocab_size", int64_t{m.vocab_size}, 1);
   p.at_least("model.seq_len", int64_t{m.seq_len}, 1);
   // A training window is seq_len + 1 tokens, counted in int: the +1 must not wrap.
@@ -101,6 +116,22 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.at_least("model.d_model", int64_t{m.d_model}, 1);
   p.at_least("model.d_ff", int64_t{m.d_ff}, 1);
   p.multiple_of("model.d_model", m.d_model, "model.n_head", m.n_head);  // head_dim = d_model / n_head
+  if (m.is_llama()) {
+    // Grouped-query attention: each key/value head serves n_head / n_kv_head query heads.
+    p.at_least("model.n_kv_head", int64_t{m.kv_heads()}, 1);
+    p.divides("model.n_kv_head", m.kv_heads(), "model.n_head", m.n_head);
+    p.above("model.rope_theta", m.rope_base(), 0.0);
+    p.above("model.norm_eps", m.rms_eps(), 0.0);
+    // RoPE turns channels in pairs (i, i + head_dim/2) inside every head.
+    if (m.n_head > 0 && m.d_model > 0 && m.d_model % m.n_head == 0 && m.head_dim() % 2 != 0)
+      p.add("model.d_model", "d_model / n_head (the head size) to be even for rotary embeddings, with model.n_head " +
+                                 std::to_string(m.n_head),
+            std::to_string(m.d_model));
+  } else {
+    p.only_for_llama("model.n_kv_head", m.n_kv_head, m.arch);
+    p.only_for_llama("model.rope_theta", m.rope_theta, m.arch);
+    p.only_for_llama("model.norm_eps", m.norm_eps, m.arch);
+  }
 
   // Shard globs (CONTRACTS §2); an empty one would otherwise surface later as "pattern  matches no files".
   p.non_empty("data.train", c.data.train, "a glob of shard files such as data/x/train_*.h5");
@@ -142,6 +173,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.divides("parallel.tp", par.tp, "model.n_head", m.n_head);
   p.divides("parallel.tp", par.tp, "model.d_ff", m.d_ff);
   p.divides("parallel.tp", par.tp, "model.vocab_size", m.vocab_size);
+  if (m.is_llama()) p.divides("parallel.tp", par.tp, "model.n_kv_head", m.kv_heads());  // kv heads split too
 
   p.at_least("eval.every", int64_t{c.eval.every}, 0);  // 0: only the final evaluation
   p.at_least("eval.batches", int64_t{c.eval.batches}, 1);

@@ -17,6 +17,12 @@
 
 namespace configs {
 
+// Writes the defaults of the architecture-dependent model keys that model.arch uses and the config
+// leaves unset (tie_embeddings; for llama also n_kv_head, rope_theta, norm_eps: ModelConfig's
+// accessors say which values), so a loaded config lists them. Keys another architecture uses stay
+// as they are (validation refuses them when set). Called by load_config, config_from_yaml_string,
+// to_yaml and differences.
+void resolve_defaults(Config& c);
 // Every problem found, in visit() order of the keys; empty when the config is valid.
 std::vector<std::string> validation_problems(const Config& c);
 

@@ -1,15 +1,19 @@
 // formats/hf_export.h
-// `kiln export --format hf`: a checkpoint as a Hugging Face GPT-2 folder that transformers loads
-// as it is (`GPT2LMHeadModel.from_pretrained(dir)`, `AutoTokenizer.from_pretrained(dir)`):
+// `kiln export --format hf`: a checkpoint as a Hugging Face folder that transformers loads as it is
+// (`AutoModelForCausalLM.from_pretrained(dir)`, `AutoTokenizer.from_pretrained(dir)`):
 //
-//   config.json              GPT2Config names (n_layer, n_embd, n_head, vocab_size, n_positions, ...)
-//   model.safetensors        the names GPT2LMHeadModel.save_pretrained writes, Conv1D weights [in, out]
+//   config.json              GPT2Config names (n_layer, n_embd, n_head, n_positions, ...) for
+//                            model.arch gpt2; LlamaConfig names (hidden_size, num_key_value_heads,
+//                            rope_theta, rms_norm_eps, hidden_act silu, ...) for llama
+//   model.safetensors        the names GPT2LMHeadModel / LlamaForCausalLM.save_pretrained write:
+//                            GPT-2's Conv1D weights [in, out], Llama's nn.Linear weights [out, in]
 //   vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json   (data/tokenizer_hf.h)
 //
-// Only the tokenizer's vocab_real rows of wte (and an untied lm_head) are written: kiln's padded
-// rows never receive probability (CONTRACTS §6), and Hugging Face's softmax runs over every row it
-// has, so dropping them gives the same distribution. Called by tools/cmd_export.cpp and tests;
-// scripts/hf_gpt2_reference.py is the independent check that the folder computes kiln's loss.
+// Only the tokenizer's vocab_real rows of the embedding (and an untied lm_head) are written: kiln's
+// padded rows never receive probability (CONTRACTS §6), and Hugging Face's softmax runs over every
+// row it has, so dropping them gives the same distribution. Called by tools/cmd_export.cpp and tests;
+// scripts/hf_gpt2_reference.py and scripts/hf_llama_reference.py are the independent checks that the
+// folder computes kiln's loss.
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,14 @@
 // inference/generator.h
-// Autoregressive decoding with a KV cache. The prompt goes through the model once (every layer's
-// k and v are kept); each new token then costs one row per layer, attending to the cache, instead
-// of a forward pass over the whole context. Same weights, ops and order of arithmetic per row as
-// Gpt2Model::forward, so the logits equal a full recompute (tests/inference/test_generation.cpp).
+// Autoregressive decoding with a KV cache, for any architecture. The prompt goes through the model
+// once (every layer's k and v are kept); each new token then costs one row per layer, attending to
+// the cache, instead of a forward pass over the whole context. Each architecture's generator
+// (gpt2_generator.h, llama_generator.h) runs the same weights, ops and order of arithmetic per row
+// as its model's forward, so the logits equal a full recompute (tests/inference/test_generation.cpp).
 //
-// One sequence at a time, no tensor parallelism (the params are a tp = 1 arena). The context is
-// at most model.seq_len tokens (learned positions end there): the caller decides what to do when
-// it is full (kiln sample restarts the cache from the last half of the text).
+// One sequence at a time, no tensor parallelism (the params are a tp = 1 arena). The context is at
+// most model.seq_len tokens (GPT-2's learned positions end there; Llama keeps the length it was
+// trained at): the caller decides what to do when it is full (kiln sample restarts the cache from
+// the last half of the text).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +17,8 @@
 #include <vector>
 
 #include "configs/config.h"
-#include "kernels/ops.h"
 #include "inference/sampler.h"
-#include "model/gpt2_weights.h"
+#include "kernels/ops.h"
 #include "model/params.h"
 
 namespace inference {
@@ -29,27 +30,28 @@ using model::ParamArena;
 
 class Generator {
  public:
-  // params must outlive the generator; vocab_real: logits past it (vocab padding) are dropped.
-  Generator(const configs::ModelConfig& cfg, const ParamArena& params, int vocab_real, const kernels::Ops& ops);
-  ~Generator();
-
+  virtual ~Generator() = default;
   // Runs tokens at positions position() .. position()+n-1 through the model, adding their k and v
   // to the cache, and returns the logits (vocab_real of them) that predict the token after the last.
-  std::vector<float> feed(const std::vector<int32_t>& tokens);
+  virtual std::vector<float> feed(const std::vector<int32_t>& tokens) = 0;
   int position() const { return pos_; }
-  int capacity() const { return cfg_.seq_len; }
+  int capacity() const { return capacity_; }
   void reset() { pos_ = 0; }  // the cache rows are overwritten as new tokens arrive
 
- private:
-  struct Buffers;
-  configs::ModelConfig cfg_;
-  const ParamArena& params_;
-  model::Gpt2Weights w_;  // the compute weights, resolved once
-  int vocab_real_;
-  const kernels::Ops& ops_;
-  std::unique_ptr<Buffers> b_;
+ protected:
+  explicit Generator(int capacity) : capacity_(capacity) {}
+  // Fails unless n tokens fit after the current position.
+  void check_fits(int64_t n) const;
   int pos_ = 0;
+
+ private:
+  int capacity_;
 };
+
+// The generator of cfg.arch over `params` (the whole model, tp = 1; it must outlive the generator).
+// vocab_real: logits past it (vocab padding) are dropped.
+std::unique_ptr<Generator> make_generator(const configs::ModelConfig& cfg, const ParamArena& params, int vocab_real,
+                                          const kernels::Ops& ops);
 
 // How many tokens a full context keeps when it is rebuilt: half of it, but at least one (a
 // seq_len 1 model would otherwise rebuild from nothing).

@@ -62,14 +62,14 @@ TrainedCheckpoint open_checkpoint(const std::string& path) {
   return c;
 }
 
-std::unique_ptr<model::Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
-                                             kernels::DType compute, parallel::Comm& tp) {
+std::unique_ptr<model::Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
+                                         kernels::DType compute, parallel::Comm& tp) {
   model::require_memory({c.config.model, micro_batch, tp.size(), 0, compute, kernels::DType::F32,
                          /*checkpoint_staging=*/false, device},
                         "checkpoint " + c.dir + ": model");
   const kernels::Ops& ops = kernels::ops_for(device);
-  auto m = std::make_unique<model::Gpt2Model>(c.config.model, c.vocab_real(), micro_batch, ops, device,
-                                              model::ModelPrecision{compute, kernels::DType::F32}, tp);
+  auto m = model::make_model(c.config.model, c.vocab_real(), micro_batch, ops, device,
+                             model::ModelPrecision{compute, kernels::DType::F32}, tp);
   model::load_weights(c.manifest, m->params(), ops);
   // Non-finite weights give nothing but NaN: refuse them here rather than print garbage later.
   // (kiln train never writes them; a checkpoint from elsewhere, or an old one, might hold them.)

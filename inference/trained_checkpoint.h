@@ -10,8 +10,7 @@
 #include "checkpoint/checkpoint.h"
 #include "configs/config.h"
 #include "data/tokenizer.h"
-#include "parallel/comm.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 #include "parallel/comm.h"
 
 namespace inference {
@@ -34,7 +33,7 @@ TrainedCheckpoint open_checkpoint(const std::string& path);
 // given device and compute precision (fp32 master). tp: this rank's tensor-parallel group (any tp
 // that divides the model, whatever layout wrote the checkpoint; a group of one for none). It must
 // outlive the model.
-std::unique_ptr<model::Gpt2Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
-                                             kernels::DType compute, parallel::Comm& tp);
+std::unique_ptr<model::Model> load_model(const TrainedCheckpoint& c, int micro_batch, kernels::Device device,
+                                         kernels::DType compute, parallel::Comm& tp);
 
 }  // namespace inference

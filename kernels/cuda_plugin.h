@@ -28,8 +28,9 @@ namespace kernels {
 
 struct Ops;
 
-// Bump whenever CudaPlugin changes shape.
-inline constexpr int kCudaPluginAbi = 3;
+// Bump whenever CudaPlugin or the op table it points to (kernels::Ops) changes shape. 4: the
+// Llama ops (rmsnorm, rope, swiglu; grouped-query attention arguments).
+inline constexpr int kCudaPluginAbi = 4;
 // The symbol the plugin exports: extern "C" const CudaPlugin* kiln_cuda_plugin();
 inline constexpr const char* kCudaPluginEntry = "kiln_cuda_plugin";
 inline constexpr const char* kCudaPluginFile = "libkiln_cuda.so";

@@ -4,6 +4,8 @@
 //   "layernorm_forward: weight has shape (96), expected (64)".
 #include "kernels/op_checks.h"
 
+#include <cmath>
+
 namespace kernels {
 
 void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
@@ -44,6 +46,12 @@ void check_alias_or_disjoint(const char* op, const char* out_name, const Tensor&
              op_msg(op, std::string(out_name) + " must either alias " + in_name + " exactly or not overlap it"));
 }
 
+void check_disjoint(const char* op, const char* out_name, const Tensor& out, const char* in_name, const Tensor& in) {
+  const char *o = static_cast<const char*>(out.data), *i = static_cast<const char*>(in.data);
+  KILN_CHECK(o + out.nbytes() <= i || i + in.nbytes() <= o,
+             op_msg(op, std::string(out_name) + " must not overlap " + in_name));
+}
+
 namespace {
 
 // tokens (B,T) int32.
@@ -79,17 +87,36 @@ void check_rows(const char* op, const char* name, const Tensor& t, int64_t N, in
                             " rows of " + std::to_string(cols)));
 }
 
-// qkv (B,T,3C) with C divisible by n_head.
-AttentionDims check_qkv(const char* op, const Tensor& qkv, int n_head) {
-  KILN_CHECK(qkv.shape.ndim == 3 && qkv.dim(2) % 3 == 0, op_msg(op, "qkv must be (B, T, 3C), got " + qkv.shape.str()));
+// The head counts of grouped-query attention: NKV >= 1 key/value heads shared by groups of NH/NKV
+// query heads.
+void check_heads(const char* op, int n_head, int n_kv_head) {
+  KILN_CHECK(n_head > 0 && n_kv_head > 0 && n_head % n_kv_head == 0,
+             op_msg(op, "n_head=" + std::to_string(n_head) + " must be a positive multiple of n_kv_head=" +
+                            std::to_string(n_kv_head)));
+}
+
+// The head size of a row of `width` = (NH + 2*NKV)*hs channels (q|k|v).
+int64_t head_size(const char* op, const char* name, const Tensor& t, int64_t width, int n_head, int n_kv_head) {
+  const int64_t heads = int64_t(n_head) + 2 * int64_t(n_kv_head);
+  KILN_CHECK(width % heads == 0,
+             op_msg(op, std::string(name) + " " + t.shape.str() + ": width " + std::to_string(width) +
+                            " is not (n_head + 2*n_kv_head) = " + std::to_string(heads) + " heads of equal size"));
+  return width / heads;
+}
+
+// qkv (B,T,(NH+2*NKV)*hs).
+AttentionDims check_qkv(const char* op, const Tensor& qkv, int n_head, int n_kv_head) {
+  check_heads(op, n_head, n_kv_head);
+  KILN_CHECK(qkv.shape.ndim == 3,
+             op_msg(op, "qkv must be (B, T, (n_head + 2*n_kv_head) * hs), got " + qkv.shape.str()));
   AttentionDims d;
   d.B = qkv.dim(0);
   d.T = qkv.dim(1);
-  d.C = qkv.dim(2) / 3;
-  KILN_CHECK(n_head > 0 && d.C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(d.C) + " is not divisible by n_head=" + std::to_string(n_head)));
+  d.W = qkv.dim(2);
   d.NH = n_head;
-  d.hs = d.C / n_head;
+  d.NKV = n_kv_head;
+  d.hs = head_size(op, "qkv", qkv, d.W, n_head, n_kv_head);
+  d.C = d.NH * d.hs;
   return d;
 }
 
@@ -215,20 +242,21 @@ LinearDims check_matmul_backward(Device dev, const Tensor& dinp, const Tensor& d
   return d;
 }
 
-AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv, int n_head) {
+AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv, int n_head,
+                                      int n_kv_head) {
   const char* op = "attention_forward";
   check_present(op, {{"out", &out}, {"lse", &lse}, {"qkv", &qkv}}, dev);
-  const AttentionDims d = check_qkv(op, qkv, n_head);
+  const AttentionDims d = check_qkv(op, qkv, n_head, n_kv_head);
   check_shape(op, "out", out, {d.B, d.T, d.C});
   check_shape(op, "lse", lse, {d.B, d.NH, d.T});
   return d;
 }
 
 AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Tensor& dout, const Tensor& qkv,
-                                       const Tensor& out, const Tensor& lse, int n_head) {
+                                       const Tensor& out, const Tensor& lse, int n_head, int n_kv_head) {
   const char* op = "attention_backward";
   check_present(op, {{"dqkv", &dqkv}, {"dout", &dout}, {"qkv", &qkv}, {"out", &out}, {"lse", &lse}}, dev);
-  const AttentionDims d = check_qkv(op, qkv, n_head);
+  const AttentionDims d = check_qkv(op, qkv, n_head, n_kv_head);
   check_shape(op, "dqkv", dqkv, qkv.shape);
   check_shape(op, "dout", dout, {d.B, d.T, d.C});
   check_shape(op, "out", out, {d.B, d.T, d.C});
@@ -237,25 +265,133 @@ AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Ten
 }
 
 AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, const Tensor& qkv, const Tensor& k_cache,
-                                             const Tensor& v_cache, int pos0, int n_head) {
+                                             const Tensor& v_cache, int pos0, int n_head, int n_kv_head) {
   const char* op = "attention_cached_forward";
   check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}}, dev);
-  KILN_CHECK(qkv.shape.ndim == 2 && qkv.dim(1) % 3 == 0, op_msg(op, "qkv must be (n, 3C), got " + qkv.shape.str()));
+  check_heads(op, n_head, n_kv_head);
+  KILN_CHECK(qkv.shape.ndim == 2, op_msg(op, "qkv must be (n, (n_head + 2*n_kv_head) * hs), got " + qkv.shape.str()));
   AttentionDims d;
   d.B = 1;
   d.T = qkv.dim(0);
-  d.C = qkv.dim(1) / 3;
-  KILN_CHECK(n_head > 0 && d.C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(d.C) + " is not divisible by n_head=" + std::to_string(n_head)));
+  d.W = qkv.dim(1);
   d.NH = n_head;
-  d.hs = d.C / n_head;
-  KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == d.C,
-             op_msg(op, "k_cache must be (maxT, " + std::to_string(d.C) + "), got " + k_cache.shape.str()));
+  d.NKV = n_kv_head;
+  d.hs = head_size(op, "qkv", qkv, d.W, n_head, n_kv_head);
+  d.C = d.NH * d.hs;
+  const int64_t kv_width = d.NKV * d.hs;
+  KILN_CHECK(k_cache.shape.ndim == 2 && k_cache.dim(1) == kv_width,
+             op_msg(op, "k_cache must be (maxT, n_kv_head * hs = " + std::to_string(kv_width) + "), got " +
+                            k_cache.shape.str()));
   check_shape(op, "v_cache", v_cache, k_cache.shape);
   check_shape(op, "out", out, {d.T, d.C});
   KILN_CHECK(pos0 >= 0 && pos0 + d.T <= k_cache.dim(0),
              op_msg(op, "positions " + std::to_string(pos0) + ".." + std::to_string(pos0 + d.T - 1) +
                             " do not fit the cache of " + std::to_string(k_cache.dim(0))));
+  return d;
+}
+
+namespace {
+void check_eps(const char* op, float eps) {
+  KILN_CHECK(eps > 0.f && std::isfinite(eps),
+             op_msg(op, "eps must be a finite number > 0, got " + std::to_string(eps)));
+}
+}  // namespace
+
+RowDims check_rmsnorm_forward(Device dev, const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                              float eps) {
+  const char* op = "rmsnorm_forward";
+  check_present(op, {{"out", &out}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}}, dev);
+  check_eps(op, eps);
+  const RowDims d = rows_of(op, "x", x);
+  check_shape(op, "out", out, x.shape);
+  check_numel(op, "rstd", rstd, d.N);
+  check_shape(op, "weight", weight, {d.C});
+  return d;
+}
+
+RowDims check_residual_rmsnorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& rstd,
+                                       const Tensor& a, const Tensor& b, const Tensor& weight, float eps) {
+  const char* op = "residual_rmsnorm_forward";
+  check_present(op, {{"sum", &sum}, {"out", &out}, {"rstd", &rstd}, {"a", &a}, {"b", &b}, {"weight", &weight}}, dev);
+  check_eps(op, eps);
+  const RowDims d = rows_of(op, "a", a);
+  check_shape(op, "b", b, a.shape);
+  check_shape(op, "sum", sum, a.shape);
+  check_shape(op, "out", out, a.shape);
+  check_numel(op, "rstd", rstd, d.N);
+  check_shape(op, "weight", weight, {d.C});
+  // sum may replace a or b in place (the residual stream); out is read from sum, so it stands apart.
+  check_alias_or_disjoint(op, "sum", sum, "a", a);
+  check_alias_or_disjoint(op, "sum", sum, "b", b);
+  for (const NamedTensor& in : {NamedTensor{"sum", &sum}, NamedTensor{"a", &a}, NamedTensor{"b", &b}})
+    check_disjoint(op, "out", out, in.name, *in.t);
+  return d;
+}
+
+RowDims check_rmsnorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dout, const Tensor& x,
+                               const Tensor& weight, const Tensor& rstd) {
+  const char* op = "rmsnorm_backward";
+  check_present(op,
+                {{"dx", &dx}, {"dweight", &dweight}, {"dout", &dout}, {"x", &x}, {"weight", &weight}, {"rstd", &rstd}},
+                dev);
+  const RowDims d = rows_of(op, "x", x);
+  check_shape(op, "dx", dx, x.shape);
+  check_shape(op, "dout", dout, x.shape);
+  check_shape(op, "weight", weight, {d.C});
+  check_shape(op, "dweight", dweight, {d.C});
+  check_numel(op, "rstd", rstd, d.N);
+  return d;
+}
+
+namespace {
+AttentionDims check_rope(const char* op, Device dev, const char* name, const Tensor& qkv, int n_head, int n_kv_head,
+                         int pos0, float theta) {
+  check_present(op, name, qkv, dev);
+  const AttentionDims d = check_qkv(op, qkv, n_head, n_kv_head);
+  KILN_CHECK(d.hs % 2 == 0, op_msg(op, "head size " + std::to_string(d.hs) + " must be even (channels rotate in pairs)"));
+  KILN_CHECK(pos0 >= 0, op_msg(op, "pos0 must be >= 0, got " + std::to_string(pos0)));
+  KILN_CHECK(theta > 0.f && std::isfinite(theta),
+             op_msg(op, "theta must be a finite number > 0, got " + std::to_string(theta)));
+  return d;
+}
+}  // namespace
+
+AttentionDims check_rope_forward(Device dev, const Tensor& qkv, int n_head, int n_kv_head, int pos0, float theta) {
+  return check_rope("rope_forward", dev, "qkv", qkv, n_head, n_kv_head, pos0, theta);
+}
+
+AttentionDims check_rope_backward(Device dev, const Tensor& dqkv, int n_head, int n_kv_head, int pos0, float theta) {
+  return check_rope("rope_backward", dev, "dqkv", dqkv, n_head, n_kv_head, pos0, theta);
+}
+
+namespace {
+// inp (N, 2F) = [gate | up] rows; returns {N, F}.
+RowDims check_gate_up(const char* op, const char* name, const Tensor& inp) {
+  const RowDims d = rows_of(op, name, inp);
+  KILN_CHECK(d.C % 2 == 0, op_msg(op, std::string(name) + " " + inp.shape.str() +
+                                          " must hold [gate | up] rows of even width 2F"));
+  return {d.N, d.C / 2};
+}
+}  // namespace
+
+RowDims check_swiglu_forward(Device dev, const Tensor& out, const Tensor& inp) {
+  const char* op = "swiglu_forward";
+  check_present(op, {{"out", &out}, {"inp", &inp}}, dev);
+  const RowDims d = check_gate_up(op, "inp", inp);
+  check_rows(op, "out", out, d.N, d.C);
+  check_disjoint(op, "out", out, "inp", inp);
+  return d;
+}
+
+RowDims check_swiglu_backward(Device dev, const Tensor& dinp, const Tensor& dout, const Tensor& inp) {
+  const char* op = "swiglu_backward";
+  check_present(op, {{"dinp", &dinp}, {"dout", &dout}, {"inp", &inp}}, dev);
+  const RowDims d = check_gate_up(op, "inp", inp);
+  check_shape(op, "dinp", dinp, inp.shape);
+  check_rows(op, "dout", dout, d.N, d.C);
+  // Each element pair is read before it is written, so dinp may replace inp in place.
+  check_alias_or_disjoint(op, "dinp", dinp, "inp", inp);
+  check_disjoint(op, "dinp", dinp, "dout", dout);
   return d;
 }
 

@@ -48,6 +48,8 @@ inline int64_t last_dim(const Tensor& t) { return t.shape.ndim ? t.shape[t.shape
 // partial overlap would let one row's writes clobber another row's reads).
 void check_alias_or_disjoint(const char* op, const char* out_name, const Tensor& out, const char* in_name,
                              const Tensor& in);
+// An output that must not share any memory with `in`.
+void check_disjoint(const char* op, const char* out_name, const Tensor& out, const char* in_name, const Tensor& in);
 
 // ---- one check per op (the order of kernels/ops.h) ---------------------------------------------
 
@@ -77,14 +79,46 @@ LinearDims check_matmul_backward(Device dev, const Tensor& dinp, const Tensor& d
                                  const Tensor& dout, const Tensor& inp, const Tensor& weight);
 
 struct AttentionDims {
-  int64_t B = 0, T = 0, C = 0, NH = 0, hs = 0;
+  int64_t B = 0, T = 0;
+  int64_t C = 0;    // query channels NH*hs: the width of out (and of each of q's rows)
+  int64_t NH = 0, NKV = 0, hs = 0;
+  int64_t W = 0;    // qkv's width (NH + 2*NKV)*hs
 };
-AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv, int n_head);
+AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv, int n_head,
+                                      int n_kv_head);
 AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Tensor& dout, const Tensor& qkv,
-                                       const Tensor& out, const Tensor& lse, int n_head);
-// T is the number of new tokens (qkv's rows), C the channels.
+                                       const Tensor& out, const Tensor& lse, int n_head, int n_kv_head);
+// T is the number of new tokens (qkv's rows).
 AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, const Tensor& qkv, const Tensor& k_cache,
-                                             const Tensor& v_cache, int pos0, int n_head);
+                                             const Tensor& v_cache, int pos0, int n_head, int n_kv_head);
+// Transitional, multi-head only (n_kv_head = n_head): what kernels/cuda/attention.cu calls until its
+// kernels take n_kv_head (kernels/cuda/attention_gqa.cu). Removed with that change.
+inline AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv,
+                                             int n_head) {
+  return check_attention_forward(dev, out, lse, qkv, n_head, n_head);
+}
+inline AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Tensor& dout, const Tensor& qkv,
+                                              const Tensor& out, const Tensor& lse, int n_head) {
+  return check_attention_backward(dev, dqkv, dout, qkv, out, lse, n_head, n_head);
+}
+inline AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, const Tensor& qkv,
+                                                    const Tensor& k_cache, const Tensor& v_cache, int pos0, int n_head) {
+  return check_attention_cached_forward(dev, out, qkv, k_cache, v_cache, pos0, n_head, n_head);
+}
+
+// RMSNorm: N rows of C channels.
+RowDims check_rmsnorm_forward(Device dev, const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                              float eps);
+RowDims check_residual_rmsnorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& rstd,
+                                       const Tensor& a, const Tensor& b, const Tensor& weight, float eps);
+RowDims check_rmsnorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dout, const Tensor& x,
+                               const Tensor& weight, const Tensor& rstd);
+// Rotary embedding on a (B,T,(NH+2*NKV)*hs) qkv (or its gradient): hs even, pos0 >= 0, theta > 0.
+AttentionDims check_rope_forward(Device dev, const Tensor& qkv, int n_head, int n_kv_head, int pos0, float theta);
+AttentionDims check_rope_backward(Device dev, const Tensor& dqkv, int n_head, int n_kv_head, int pos0, float theta);
+// SwiGLU: N rows; C = F, the output's width (the input is 2F wide).
+RowDims check_swiglu_forward(Device dev, const Tensor& out, const Tensor& inp);
+RowDims check_swiglu_backward(Device dev, const Tensor& dinp, const Tensor& dout, const Tensor& inp);
 
 // Elementwise ops: return the element count.
 int64_t check_gelu_forward(Device dev, const Tensor& out, const Tensor& inp);

@@ -1,17 +1,20 @@
 // kernels/ops.h
 // The op table: the one typed seam between the model and a backend (CPU reference, CUDA).
 //
-// Shapes use: B batch, T sequence, C channels (d_model), NH heads, V padded vocab, N = B*T rows,
-// IC/OC matmul in/out channels. All tensors are contiguous and row-major.
+// Shapes use: B batch, T sequence, C channels (d_model), NH query heads, NKV key/value heads, hs head
+// size, F MLP hidden units, V padded vocab, N = B*T rows, IC/OC matmul in/out channels. All tensors
+// are contiguous and row-major.
 //
 // Dtypes: "float" tensors may be fp32, bf16 or fp16 (the compute dtype), or fp64 (the CPU backend
 // only, for gradient checks). Integer tensors (tokens, targets) are int32. Statistics saved for
-// backward (LayerNorm mean/rstd, attention logsumexp) and losses are fp32 (fp64 when the op runs in
-// fp64). Parameter gradients may be fp32 while activations are bf16: backends accept that mix.
+// backward (LayerNorm mean/rstd, RMSNorm rstd, attention logsumexp) and losses are fp32 (fp64 when
+// the op runs in fp64). Parameter gradients may be fp32 while activations are bf16: backends accept
+// that mix.
 //
 // Accumulation convention, so gradient accumulation and residual streams need no extra passes:
 //  - parameter gradients (dweight, dbias, dwte, dwpe) are ACCUMULATED (+=);
-//  - layernorm_backward also ACCUMULATES into dx (it sits on the residual stream);
+//  - layernorm_backward and rmsnorm_backward also ACCUMULATE into dx (they sit on the residual stream);
+//  - rope_forward / rope_backward work in place;
 //  - every other output is OVERWRITTEN.
 // An empty Tensor means "absent" where the comment says optional.
 #pragma once
@@ -60,21 +63,25 @@ struct Ops {
   void (*matmul_backward)(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp,
                           Tensor weight, Stream s);
 
-  // Causal multi-head self-attention. qkv (B,T,3C) holds q|k|v, each (NH heads x C/NH).
-  // out (B,T,C) = softmax(q k^T / sqrt(hs), causal) v;  lse (B,NH,T) fp32 = logsumexp of each
+  // Causal self-attention with grouped-query heads (GQA). NH query heads share NKV key/value heads
+  // (NKV divides NH; NKV = NH is plain multi-head attention, GPT-2): query head h reads key/value
+  // head h / (NH/NKV). qkv (B,T,(NH+2*NKV)*hs) holds q|k|v per token: NH heads of q, then NKV heads
+  // of k, then NKV of v, each head hs consecutive channels (GPT-2: (B,T,3C)).
+  // out (B,T,NH*hs) = softmax(q k^T / sqrt(hs), causal) v; lse (B,NH,T) fp32 = logsumexp of each
   // score row, saved so backward can rebuild the probabilities without storing (T,T) per head.
-  void (*attention_forward)(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
-  // dqkv (B,T,3C) overwritten.
-  void (*attention_backward)(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse,
-                             int n_head, Stream s);
+  void (*attention_forward)(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s);
+  // dqkv (B,T,(NH+2*NKV)*hs) overwritten (dk, dv summed over the query heads of their group).
+  void (*attention_backward)(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head,
+                             int n_kv_head, Stream s);
 
-  // Attention over a KV cache, for generation (one sequence; B = 1). qkv (n,3C) holds q|k|v of n
-  // new tokens at positions pos0 .. pos0+n-1. Their k and v are first written into rows pos0 ..
-  // pos0+n-1 of k_cache, v_cache (maxT,C); then out (n,C) = softmax(q k^T / sqrt(hs)) v with new
-  // token i attending to cache rows 0 .. pos0+i. Equals attention_forward's rows for those
-  // positions when the cache holds the earlier tokens' k and v. Forward only.
+  // Attention over a KV cache, for generation (one sequence; B = 1). qkv (n,(NH+2*NKV)*hs) holds
+  // q|k|v of n new tokens at positions pos0 .. pos0+n-1. Their k and v are first written into rows
+  // pos0 .. pos0+n-1 of k_cache, v_cache (maxT, NKV*hs: the cache holds NKV heads); then out
+  // (n,NH*hs) = softmax(q k^T / sqrt(hs)) v with new token i attending to cache rows 0 .. pos0+i.
+  // Equals attention_forward's rows for those positions when the cache holds the earlier tokens'
+  // k and v. Forward only.
   void (*attention_cached_forward)(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head,
-                                   Stream s);
+                                   int n_kv_head, Stream s);
 
   // GELU, tanh approximation (GPT-2).  out = gelu(inp);  dinp = dout * gelu'(inp).
   void (*gelu_forward)(Tensor out, Tensor inp, Stream s);
@@ -82,6 +89,32 @@ struct Ops {
 
   // out = a + b, elementwise (the residual stream).
   void (*residual_forward)(Tensor out, Tensor a, Tensor b, Stream s);
+
+  // ---- Llama ----------------------------------------------------------------------------------
+  // RMSNorm: out (N,C) = x * rstd * weight, rstd (N) fp32 = 1 / sqrt(mean(x^2) + eps), saved.
+  void (*rmsnorm_forward)(Tensor out, Tensor rstd, Tensor x, Tensor weight, float eps, Stream s);
+  // The residual add fused in front of RMSNorm, one pass over the stream instead of two:
+  // sum (N,C) = a + b, then out = rmsnorm(sum) as above, of sum as stored (rounded to its dtype, so
+  // forward and rmsnorm_backward see the same x). sum may alias a or b exactly.
+  void (*residual_rmsnorm_forward)(Tensor sum, Tensor out, Tensor rstd, Tensor a, Tensor b, Tensor weight, float eps,
+                                   Stream s);
+  // dx (N,C) +=, dweight (C) +=  (x: RMSNorm's input, the `sum` of the fused form). With
+  // xhat = x * rstd and g = dout * weight:  dx = rstd * (g - xhat * mean(g * xhat)).
+  void (*rmsnorm_backward)(Tensor dx, Tensor dweight, Tensor dout, Tensor x, Tensor weight, Tensor rstd, Stream s);
+
+  // Rotary position embedding, in place on the q and k heads of qkv (B,T,(NH+2*NKV)*hs) (layout of
+  // attention_forward; v is untouched). Hugging Face's "rotate half" pairing: in each head, channel
+  // i < hs/2 pairs with i + hs/2 and the pair is rotated by angle = (pos0 + t) * theta^(-2i/hs):
+  //   (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin).     hs must be even.
+  void (*rope_forward)(Tensor qkv, int n_head, int n_kv_head, int pos0, float theta, Stream s);
+  // The adjoint, in place on dq and dk of dqkv (same layout): each pair rotated by -angle.
+  void (*rope_backward)(Tensor dqkv, int n_head, int n_kv_head, int pos0, float theta, Stream s);
+
+  // SwiGLU (Llama's MLP activation). inp (N,2F) holds [gate | up] per row (the fused gate/up
+  // projection's output); out (N,F) = silu(gate) * up, silu(g) = g / (1 + exp(-g)).
+  void (*swiglu_forward)(Tensor out, Tensor inp, Stream s);
+  // dinp (N,2F) overwritten: [dout * up * silu'(gate) | dout * silu(gate)]; it may alias inp exactly.
+  void (*swiglu_backward)(Tensor dinp, Tensor dout, Tensor inp, Stream s);
 
   // Fused softmax + cross-entropy over rows of logits (N,V) against targets (N) int32.
   // Columns >= vocab_real are padding: they get zero probability and zero gradient.

@@ -2,6 +2,7 @@
 #include "model/comm_volume.h"
 
 #include "parallel/grad_sync.h"
+#include "model/model.h"
 #include "model/params.h"
 
 namespace model {
@@ -11,8 +12,7 @@ StepCommVolume step_comm_volume(const configs::Config& cfg, int dp, int tp, kern
   const configs::ModelConfig& m = cfg.model;
   const bool zero1 = cfg.parallel.zero == 1 && dp > 1;
   // P_local exactly as the arena lays it out (64-element alignment, ZeRO-1 padding to dp blocks).
-  for (const ParamSpec& s : gpt2_param_specs(m, m.vocab_size)) v.local_params += (local_shape(s, tp).numel() + 63) / 64 * 64;
-  if (zero1) v.local_params = (v.local_params + dp - 1) / dp * dp;
+  v.local_params = arena_offsets(param_specs(m, m.vocab_size), tp, zero1 ? dp : 1).back();
   const int64_t act = int64_t(kernels::dtype_size(compute));
   const int64_t bt = int64_t(cfg.train.micro_batch) * m.seq_len, accum = cfg.train.global_batch / (int64_t(cfg.train.micro_batch) * dp);
   if (tp > 1) {

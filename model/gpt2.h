@@ -18,68 +18,49 @@
 
 #include "configs/config.h"
 #include "kernels/ops.h"
+#include "model/gpt2_weights.h"
+#include "model/loss_head.h"
+#include "model/model.h"
+#include "model/params.h"
+#include "model/tensor_pool.h"
 #include "parallel/comm.h"
 #include "parallel/grad_sync.h"
-#include "parallel/tp_vocab.h"
-#include "model/gpt2_weights.h"
-#include "model/params.h"
 
 namespace model {
 
-struct ModelPrecision {
-  DType compute = DType::F32;  // activations and the weights the matmuls read
-  DType master = DType::F32;   // master weights and gradients (fp64 only in gradient checks)
-};
-
-class Gpt2Model {
+class Gpt2Model : public Model {
  public:
-  // tp: the tensor-parallel group (a SelfComm without tensor parallelism). It must outlive the model.
-  // zero_dp > 1: the arena is laid out for ZeRO-1 over that many dp ranks (length padded, moments
-  // left to the optimizer).
+  // See make_model (model/model.h) for the arguments.
   Gpt2Model(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
             Device device, ModelPrecision precision, parallel::Comm& tp, int zero_dp = 0);
-  ~Gpt2Model();
+  ~Gpt2Model() override;
 
-  ParamArena& params() { return *params_; }
-  const configs::ModelConfig& config() const { return cfg_; }
-  int micro_batch() const { return B_; }
-
-  // windows: B rows of T+1 token ids on the host (inputs = first T, targets = last T). Rows past
-  // `rows` (a short last eval batch) are ignored. Returns the mean loss over the valid targets.
-  double forward(const std::vector<int32_t>& windows, int rows = -1);
-  // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
-  std::vector<double> token_losses() const;
-  // Logits (B*T, V/tp: this rank's vocab columns, padding included) of the last forward, as fp32 on
-  // the host: what tests compare generation against.
-  std::vector<float> logits() const;
-  // Accumulates d(scale * mean loss)/d(params) into the gradients. Needs the preceding forward.
-  // on_bucket_ready(k), when given, is called as soon as gradient bucket k (grad_buckets()) holds
-  // its final contribution from this backward pass: the hook data parallelism overlaps with.
-  void backward(float scale, const std::function<void(int)>& on_bucket_ready = {});
-  // Contiguous ranges of the flat gradient arena in the order backward completes them: ln_f and
-  // lm_head, then layers L-1 .. 0, then the embeddings (wte, wpe, which tied heads touch last).
-  const std::vector<parallel::ShardRange>& grad_buckets() const { return buckets_; }
+  ParamArena& params() override { return *params_; }
+  const configs::ModelConfig& config() const override { return cfg_; }
+  int micro_batch() const override { return B_; }
+  double forward(const std::vector<int32_t>& windows, int rows = -1) override;
+  std::vector<double> token_losses() const override { return head_->token_losses(); }
+  std::vector<float> logits() const override { return head_->logits_host(); }
+  void backward(float scale, const std::function<void(int)>& on_bucket_ready = {}) override;
+  const std::vector<parallel::ShardRange>& grad_buckets() const override { return buckets_; }
 
  private:
   struct Acts;
   void alloc_activations();
-  std::vector<parallel::ShardRange> make_grad_buckets() const;
 
   configs::ModelConfig cfg_;
-  int vocab_real_, B_;
+  int B_;
   const kernels::Ops& ops_;
   Device device_;
   ModelPrecision prec_;
   parallel::Comm& tp_;  // size 1: no tensor parallelism
   int tp_size_ = 1, tp_rank_ = 0;
-  parallel::VocabShard vocab_;
-  parallel::XentStats xent_;  // from the last forward, reused by backward
   std::unique_ptr<ParamArena> params_;
+  std::unique_ptr<LossHead> head_;  // batch, logits, vocab-parallel cross-entropy
   Gpt2Weights w_;  // the compute weights the ops read
   Gpt2Weights g_;  // their gradients (master dtype), the same fields
   std::vector<parallel::ShardRange> buckets_;
   std::unique_ptr<Acts> acts_;
-  int64_t valid_targets_ = 0;
 };
 
 }  // namespace model

@@ -1,6 +1,7 @@
 // model/gpt2_weights.h
-// GPT-2's parameters as named tensors (llm.c's ParameterTensors), resolved from the arena once, at
-// construction: the forward and backward passes read fields, never look a name up in the step.
+// GPT-2's parameters: the spec list the arena is built from, and the parameters as named tensors
+// (llm.c's ParameterTensors), resolved from the arena once, at construction: the forward and
+// backward passes read fields, never look a name up in the step.
 //
 // One struct serves every view of the arena (compute weights, gradients, fp32 masters): the same
 // fields point into different buffers. Shapes are this tp rank's (C channels, F = d_ff, V padded
@@ -33,8 +34,8 @@ struct Gpt2Weights {
   const Tensor& head() const { return lm_head_weight.empty() ? wte : lm_head_weight; }
 };
 
-// Which of the arena's buffers the fields point into.
-enum class ArenaView { kCompute, kGrad, kMaster };
+// The parameters of a GPT-2 model, in a fixed order (the order is part of the init coordinates).
+std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real);
 
 // Every GPT-2 parameter of `params` (made from gpt2_param_specs) in the view asked for. The
 // tensors stay valid as long as the arena's buffers (release_master() ends the kMaster view).

@@ -2,7 +2,8 @@
 // estimate_model_memory() and require_memory() (model/memory_estimate.h).
 //
 // B micro-batch, T seq_len, C d_model, F d_ff, V vocab_size (padded), NH n_head, L n_layer, tp the
-// tensor-parallel degree; Cl = C/tp, Fl = F/tp, Vl = V/tp, NHl = NH/tp as in model.cpp.
+// tensor-parallel degree; Cl, Fl = F/tp, Vl = V/tp, NHl = NH/tp (KVl = n_kv_head/tp, Llama) as in
+// gpt2.cpp and llama.cpp.
 #include "model/memory_estimate.h"
 
 #include <cinttypes>
@@ -12,6 +13,7 @@
 
 #include "kernels/check.h"
 #include "parallel/tp_split.h"
+#include "model/model.h"
 #include "model/params.h"
 
 namespace model {
@@ -48,13 +50,59 @@ struct Sizes {
   }
 };
 
-// Elements of this rank's parameter arena for a model of `layers` layers: the arena's own rule
-// (each parameter's local numel rounded up to 64) over gpt2_param_specs.
+// Elements of this rank's parameter arena for a model of `layers` layers: the arena's own layout
+// (params.cpp: alignment, packed groups) over the architecture's parameter list.
 I128 arena_elements(configs::ModelConfig m, int layers, int tp) {
   m.n_layer = layers;
-  I128 n = 0;
-  for (const ParamSpec& p : gpt2_param_specs(m, m.vocab_size)) n += (I128(local_shape(p, tp).numel()) + 63) / 64 * 64;
-  return n;
+  return arena_offsets(param_specs(m, m.vocab_size), tp).back();
+}
+
+// The activations of Gpt2Model::alloc_activations (gpt2.cpp) and LlamaModel::alloc_activations
+// (llama.cpp), buffer by buffer, plus the LossHead's (loss_head.cpp) both share.
+struct Activations {
+  I128 per_layer = 0, global = 0;
+};
+
+Activations activation_bytes(const configs::ModelConfig& m, I128 B, I128 tp, I128 act, I128 stat) {
+  const I128 T = m.seq_len, C = m.d_model, F = m.d_ff, V = m.vocab_size;
+  const I128 BT = B * T, Fl = F / tp, Vl = V / tp;
+  const auto buf = [](I128 elems, I128 size) { return round64(elems * size); };
+  const I128 loss_head = 2 * buf(BT, 4)                    // tokens, targets (int32)
+                         + buf(BT * Vl, act)                // logits
+                         + 2 * buf(BT, stat)                // losses, xent_max
+                         + buf(2 * BT, stat);               // xent_stats2
+  Activations a;
+  if (m.is_llama()) {
+    const I128 hs = m.head_dim(), NHl = m.n_head / tp, KVl = m.kv_heads() / tp;
+    const I128 Wl = (NHl + 2 * KVl) * hs, Cl = NHl * hs;
+    // x_in (layer 0's is `encoded`, counted below in its place), ln1, attproj, x_mid, ln2, mlp_out
+    a.per_layer = 6 * buf(BT * C, act)
+                  + 2 * buf(BT, stat)                       // ln1_rstd, ln2_rstd
+                  + buf(BT * Wl, act)                       // qkv (GQA: n_kv_head heads of k and v)
+                  + buf(BT * Cl, act)                       // atty
+                  + buf(B * NHl * T, stat)                  // att_lse
+                  + buf(BT * 2 * Fl, act) + buf(BT * Fl, act);  // gate_up, act (SwiGLU)
+    a.global = loss_head
+               + buf(BT * C, act)                           // x_out (layer 0's x_in is encoded: one each)
+               + buf(BT * C, act) + buf(BT, stat)           // lnf, lnf_rstd
+               + 2 * buf(BT * C, act)                       // dresidual, dC
+               + buf(BT * Cl, act) + buf(BT * Wl, act)      // datt, dqkv
+               + buf(BT * Fl, act) + buf(BT * 2 * Fl, act); // dact, dgate_up
+    return a;
+  }
+  const I128 NH = m.n_head, Cl = C / tp, NHl = NH / tp;
+  a.per_layer = 6 * buf(BT * C, act)              // ln1, attproj, residual2, ln2, fcproj, residual3
+                + 4 * buf(BT, stat)               // ln1_mean, ln1_rstd, ln2_mean, ln2_rstd
+                + buf(BT * 3 * Cl, act)           // qkv
+                + buf(BT * Cl, act)               // atty
+                + buf(B * NHl * T, stat)          // att_lse
+                + 2 * buf(BT * Fl, act);          // fch, fch_gelu
+  a.global = loss_head
+             + buf(BT * C, act)                   // encoded
+             + buf(BT * C, act) + 2 * buf(BT, stat)  // lnf, lnf_mean, lnf_rstd
+             + 2 * buf(BT * C, act)               // dresidual, dC
+             + buf(BT * Cl, act) + buf(BT * 3 * Cl, act) + 2 * buf(BT * Fl, act);  // datt, dqkv, dF1, dF2
+  return a;
 }
 
 }  // namespace
@@ -67,13 +115,22 @@ MemoryEstimate estimate_model_memory(const MemoryShape& s) {
   Sizes z;
   // The largest single tensors first: if one of them cannot be indexed by int64, nothing below
   // (Shape::numel included) may be evaluated.
-  z.product({{"model.vocab_size", V}, {"model.d_model", C}}, "wte");
-  z.product({{"model.seq_len", T}, {"model.d_model", C}}, "wpe");
-  z.product({{"3", 3}, {"model.d_model", C}, {"model.d_model", C}}, "attn.c_attn.weight");
-  z.product({{"model.d_ff", F}, {"model.d_model", C}}, "mlp.c_fc.weight");
-  z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"model.vocab_size", V}}, "logits");
-  z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"3", 3}, {"model.d_model", C}}, "qkv activations");
-  z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"model.d_ff", F}}, "MLP activations");
+  if (m.is_llama()) {  // q|k|v and gate|up are at most 3 C and 2 F wide; no learned positions
+    z.product({{"model.vocab_size", V}, {"model.d_model", C}}, "embed_tokens");
+    z.product({{"model.d_ff", F}, {"model.d_model", C}}, "mlp.gate_proj.weight");
+    z.product({{"model.d_model", C}, {"model.d_model", C}}, "self_attn.q_proj.weight");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"model.vocab_size", V}}, "logits");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"3", 3}, {"model.d_model", C}}, "qkv activations");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"2", 2}, {"model.d_ff", F}}, "SwiGLU activations");
+  } else {
+    z.product({{"model.vocab_size", V}, {"model.d_model", C}}, "wte");
+    z.product({{"model.seq_len", T}, {"model.d_model", C}}, "wpe");
+    z.product({{"3", 3}, {"model.d_model", C}, {"model.d_model", C}}, "attn.c_attn.weight");
+    z.product({{"model.d_ff", F}, {"model.d_model", C}}, "mlp.c_fc.weight");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"model.vocab_size", V}}, "logits");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"3", 3}, {"model.d_model", C}}, "qkv activations");
+    z.product({{"train.micro_batch", B}, {"model.seq_len", T}, {"model.d_ff", F}}, "MLP activations");
+  }
   z.product({{"train.micro_batch", B}, {"model.n_head", NH}, {"model.seq_len", T}}, "attention statistics");
   if (!z.overflow.empty()) {
     e.overflow = z.overflow;
@@ -95,25 +152,11 @@ MemoryEstimate estimate_model_memory(const MemoryShape& s) {
   const I128 own = s.zero_dp > 0 ? n / s.zero_dp : 0;
   if (s.zero_dp > 0) zero_shard = round64(own * 4 * (separate ? 4 : 3));  // grad, m, v (+ master)
 
-  // Activations: Gpt2Model::alloc_activations, buffer by buffer.
-  const I128 act = csz, stat = s.compute == kernels::DType::F64 ? 8 : 4;
-  const I128 BT = B * T, Cl = C / tp, Fl = F / tp, Vl = V / tp, NHl = NH / tp;
-  const auto buf = [](I128 elems, I128 size) { return round64(elems * size); };
-  const I128 per_layer = 6 * buf(BT * C, act)              // ln1, attproj, residual2, ln2, fcproj, residual3
-                         + 4 * buf(BT, stat)               // ln1_mean, ln1_rstd, ln2_mean, ln2_rstd
-                         + buf(BT * 3 * Cl, act)           // qkv
-                         + buf(BT * Cl, act)               // atty
-                         + buf(B * NHl * T, stat)          // att_lse
-                         + 2 * buf(BT * Fl, act);          // fch, fch_gelu
-  const I128 global = 2 * buf(BT, 4)                       // tokens, targets (int32)
-                      + buf(BT * C, act)                   // encoded
-                      + buf(BT * C, act) + 2 * buf(BT, stat)  // lnf, lnf_mean, lnf_rstd
-                      + buf(BT * Vl, act)                  // logits
-                      + 2 * buf(BT, stat)                  // losses, xent_max
-                      + buf(2 * BT, stat)                  // xent_stats2
-                      + 2 * buf(BT * C, act)               // dresidual, dC
-                      + buf(BT * Cl, act) + buf(BT * 3 * Cl, act) + 2 * buf(BT * Fl, act);  // datt, dqkv, dF1, dF2
-  const I128 activations = L * per_layer + global;
+  // Activations: the model's alloc_activations, buffer by buffer.
+  const Activations acts =
+      activation_bytes(m, B, tp, csz, s.compute == kernels::DType::F64 ? 8 : 4);
+  const I128 per_layer = acts.per_layer;
+  const I128 activations = L * per_layer + acts.global;
 
   // Checkpoint staging (snapshot.cpp): the compute copy when separate, the master (or this rank's
   // ZeRO block of it) and the AdamW moments (or their block), copied into one host buffer.
@@ -159,6 +202,7 @@ void require_memory(const MemoryShape& s, const std::string& who) {
                      " model.d_ff=" + std::to_string(m.d_ff) + " model.n_head=" + std::to_string(m.n_head) +
                      " model.seq_len=" + std::to_string(m.seq_len) + " model.vocab_size=" +
                      std::to_string(m.vocab_size) + " train.micro_batch=" + std::to_string(s.micro_batch);
+  if (m.is_llama()) keys += " model.n_kv_head=" + std::to_string(m.kv_heads());
   if (s.tp > 1) keys += " parallel.tp=" + std::to_string(s.tp);
   const MemoryEstimate e = estimate_model_memory(s);
   if (!e.overflow.empty())

@@ -1,15 +1,16 @@
 // model/memory_estimate.h
-// What a GPT-2 model will allocate on one rank, computed from the config before anything is
+// What a model (GPT-2 or Llama) will allocate on one rank, computed from the config before anything is
 // allocated, so an impossible size (`model.n_layer=2000000000`, `model.d_model=2e9`) is an exit-2
 // message naming the keys, the bytes needed and the bytes available instead of an overflowed
 // Shape::numel, a failed malloc of 8e18 bytes or an hour spent building 24e9 parameter specs.
 //
-// The numbers are the model's own: parameter sizes come from gpt2_param_specs() and the arena's
-// padding rules (params.cpp), activations from the buffer list of Gpt2Model::alloc_activations()
-// (gpt2.cpp), the ZeRO-1 block from GradSync and AdamW, checkpoint staging from what trainer/snapshot.cpp copies.
-// tests/model/test_memory_estimate.cpp compares the estimate with the bytes those constructors
-// really allocate (kernels::host_bytes_allocated_total) for several shapes: if gpt2.cpp gains a
-// buffer, that test fails until this file learns it.
+// The numbers are the model's own: parameter sizes come from param_specs() (model.arch) and the
+// arena's layout (arena_offsets in params.cpp), activations from the buffer lists of
+// Gpt2Model::alloc_activations() (gpt2.cpp), LlamaModel::alloc_activations() (llama.cpp) and
+// LossHead (loss_head.cpp), the ZeRO-1 block from GradSync and AdamW, checkpoint staging from what
+// trainer/snapshot.cpp copies. tests/model/test_memory_estimate.cpp compares the estimate with the
+// bytes those constructors really allocate (kernels::host_bytes_allocated_total) for several shapes
+// of both architectures: if a model gains a buffer, that test fails until this file learns it.
 //
 // Called by Trainer's constructor (training) and load_model (eval, sample, export). All
 // arithmetic is 128-bit, so nothing here can overflow whatever the config says.
@@ -42,7 +43,7 @@ struct MemoryEstimate {
   int64_t parameters = 0;            // elements in this rank's arena (padding and alignment included)
   int64_t master = 0, compute = 0, grads = 0, moments = 0;
   int64_t zero_shard = 0;            // the ZeRO-1 block: GradSync's grads, AdamW's m, v and maybe master
-  int64_t activations = 0;           // all of Gpt2Model's activation and scratch buffers
+  int64_t activations = 0;           // all of the model's activation and scratch buffers
   int64_t activations_per_layer = 0;
   int64_t staging = 0;               // checkpoint staging copy on the host (training only)
   int64_t total = 0;                 // on the model's device (staging counts on a CPU run only)

@@ -1,5 +1,5 @@
 // model/params.cpp
-// GPT-2 parameter list and the arena that owns master, compute, gradient and moment buffers.
+// The arena that owns master, compute, gradient and moment buffers, and its layout.
 #include "model/params.h"
 
 #include <cmath>
@@ -8,50 +8,27 @@
 
 namespace model {
 
-std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real) {
-  const int64_t C = m.d_model, V = m.vocab_size, F = m.d_ff, L = m.n_layer;
-  const float kStd = 0.02f;
-  // GPT-2 scales the projections that write into the residual stream by 1/sqrt(2L): each layer
-  // adds two of them, and without it the residual variance grows with depth.
-  const float kResidualStd = kStd / std::sqrt(2.0f * float(L));
-  std::vector<ParamSpec> s;
-  auto add = [&](std::string name, Shape shape, Init init, float std, bool decay, Split split, int padded = -1) {
-    s.push_back({std::move(name), shape, init, std, decay, padded, split});
-  };
-  using enum Split;
-  add("wte", {V, C}, Init::kNormal, kStd, true, kRows, vocab_real);  // vocab-parallel embedding
-  add("wpe", {m.seq_len, C}, Init::kNormal, kStd, true, kReplicated);
-  for (int64_t l = 0; l < L; ++l) {
-    const std::string h = "h." + std::to_string(l) + ".";
-    add(h + "ln_1.weight", {C}, Init::kOnes, 0, false, kReplicated);
-    add(h + "ln_1.bias", {C}, Init::kZeros, 0, false, kReplicated);
-    add(h + "attn.c_attn.weight", {3 * C, C}, Init::kNormal, kStd, true, kQkvRows);     // column-parallel
-    add(h + "attn.c_attn.bias", {3 * C}, Init::kZeros, 0, false, kQkvRows);
-    add(h + "attn.c_proj.weight", {C, C}, Init::kNormal, kResidualStd, true, kCols);    // row-parallel
-    add(h + "attn.c_proj.bias", {C}, Init::kZeros, 0, false, kReplicated);
-    add(h + "ln_2.weight", {C}, Init::kOnes, 0, false, kReplicated);
-    add(h + "ln_2.bias", {C}, Init::kZeros, 0, false, kReplicated);
-    add(h + "mlp.c_fc.weight", {F, C}, Init::kNormal, kStd, true, kRows);               // column-parallel
-    add(h + "mlp.c_fc.bias", {F}, Init::kZeros, 0, false, kRows);
-    add(h + "mlp.c_proj.weight", {C, F}, Init::kNormal, kResidualStd, true, kCols);     // row-parallel
-    add(h + "mlp.c_proj.bias", {C}, Init::kZeros, 0, false, kReplicated);
+std::vector<int64_t> arena_offsets(const std::vector<ParamSpec>& specs, int tp, int64_t length_multiple) {
+  std::vector<int64_t> offsets;
+  int64_t total = 0;
+  for (const ParamSpec& p : specs) {
+    offsets.push_back(total);
+    total += local_shape(p, tp).numel();
+    // Keep every parameter 64-element aligned so vector kernels and DMA see aligned starts, except
+    // inside a packed group (whose first member is aligned).
+    if (!p.packed_with_next) total = (total + 63) / 64 * 64;
   }
-  add("ln_f.weight", {C}, Init::kOnes, 0, false, kReplicated);
-  add("ln_f.bias", {C}, Init::kZeros, 0, false, kReplicated);
-  if (!m.tie_embeddings) add("lm_head.weight", {V, C}, Init::kNormal, kStd, true, kRows, vocab_real);
-  return s;
+  offsets.push_back((total + length_multiple - 1) / length_multiple * length_multiple);
+  return offsets;
 }
 
 ParamArena::ParamArena(std::vector<ParamSpec> specs, Device device, DType master_dtype, DType compute_dtype, int tp,
                        int tp_rank, int64_t length_multiple, bool moments)
     : specs_(std::move(specs)), device_(device), master_dtype_(master_dtype), compute_dtype_(compute_dtype), tp_(tp),
       tp_rank_(tp_rank) {
-  for (const ParamSpec& p : specs_) {
-    offsets_.push_back(total_);
-    // Keep every parameter 64-element aligned so vector kernels and DMA see aligned starts.
-    total_ += (local_shape(p, tp_).numel() + 63) / 64 * 64;
-  }
-  total_ = (total_ + length_multiple - 1) / length_multiple * length_multiple;
+  offsets_ = arena_offsets(specs_, tp_, length_multiple);
+  total_ = offsets_.back();
+  offsets_.pop_back();
   const size_t n = size_t(total_);
   master_ = kernels::Buffer(device, n * kernels::dtype_size(master_dtype));
   if (compute_dtype != master_dtype) compute_ = kernels::Buffer(device, n * kernels::dtype_size(compute_dtype));
@@ -95,6 +72,30 @@ Tensor ParamArena::compute(int i) const {
 Tensor ParamArena::grad(int i) const { return at(grad_, master_dtype_, i); }
 Tensor ParamArena::m(int i) const { return at(m_, DType::F32, i); }
 Tensor ParamArena::v(int i) const { return at(v_, DType::F32, i); }
+
+Tensor ParamArena::get(int i, ArenaView view) const {
+  switch (view) {
+    case ArenaView::kGrad: return grad(i);
+    case ArenaView::kMaster: return master(i);
+    case ArenaView::kCompute: break;
+  }
+  return compute(i);
+}
+
+Tensor ParamArena::packed_rows(int first, int count, ArenaView view) const {
+  Tensor t = get(first, view);
+  int64_t rows = t.dim(0);
+  for (int i = first + 1; i < first + count; ++i) {
+    const Tensor next = get(i, view);
+    KILN_CHECK(specs_[size_t(i - 1)].packed_with_next && next.shape.ndim == 2 && next.dim(1) == t.dim(1) &&
+                   offsets_[size_t(i)] == offsets_[size_t(i - 1)] + get(i - 1, view).numel(),
+               "packed_rows: " + specs_[size_t(i)].name + " does not follow " + specs_[size_t(i - 1)].name +
+                   " as rows of one matrix");
+    rows += next.dim(0);
+  }
+  t.shape = Shape{rows, t.dim(1)};
+  return t;
+}
 
 Tensor ParamArena::all_master() const { return master_.view(master_dtype_, {total_}); }
 Tensor ParamArena::all_compute() const {

@@ -1,13 +1,14 @@
 // model/params.h
-// The parameter arena: every GPT-2 tensor by name, with its fp32 master copy, its compute-precision
-// copy, its gradient and its AdamW moments, each kind in one contiguous buffer.
+// The parameter arena: every parameter of a model (any architecture) by name, with its fp32 master
+// copy, its compute-precision copy, its gradient and its AdamW moments, each kind in one contiguous
+// buffer.
 //
 // One buffer per kind lets the optimizer and the gradient norm run over all parameters at once and
 // lets a later data-parallel reduction send a parameter kind in a few large messages. When the
 // compute dtype equals the master dtype the compute copy aliases the master (no second copy).
 // Initialisation is a pure function of (seed, parameter index, element index): see init().
 // Names are for checkpoints, exports and construction: the model resolves them once into typed
-// handles (model/gpt2_weights.h), so no step looks a parameter up by name.
+// handles (model/gpt2_weights.h, model/llama_weights.h), so no step looks a parameter up by name.
 #pragma once
 
 #include <cstdint>
@@ -30,14 +31,22 @@ enum class Init { kNormal, kOnes, kZeros };
 
 using parallel::Split;  // how a parameter is split over tp (parallel/tp_split.h)
 
+// Which of the arena's buffers a typed weight handle points into.
+enum class ArenaView { kCompute, kGrad, kMaster };
+
 struct ParamSpec {
-  std::string name;   // Hugging Face GPT-2 style: "h.3.attn.c_attn.weight"
+  std::string name;   // Hugging Face's name: "h.3.attn.c_attn.weight", "model.layers.3.self_attn.q_proj.weight"
   Shape shape;        // global shape
   Init init = Init::kZeros;
   float std = 0.f;    // for kNormal
   bool decay = false; // AdamW weight decay applies (matrices and embeddings, not biases or norms)
   int padded_rows_from = -1;  // global rows >= this are vocab padding: kept at zero (wte, lm_head)
   Split split = Split::kReplicated;
+  int layer = -1;     // the transformer layer it belongs to; -1 for embeddings, final norm and head
+  // No alignment gap after this parameter: the next one's local shard starts right after its own,
+  // so consecutive row-split matrices of the same width read as one matrix (Llama's q|k|v and
+  // gate|up projections: one matmul each, while checkpoints and exports keep Hugging Face's names).
+  bool packed_with_next = false;
 };
 
 // This tp rank's shape of a parameter, and the global flat index of its local element e.
@@ -46,8 +55,10 @@ inline int64_t global_index(const ParamSpec& s, int tp, int tp_rank, int64_t e) 
   return parallel::global_index(s.shape, s.split, tp, tp_rank, e);
 }
 
-// The parameters of a GPT-2 model, in a fixed order (the order is part of the init coordinates).
-std::vector<ParamSpec> gpt2_param_specs(const configs::ModelConfig& m, int vocab_real);
+// Element offset of each parameter in an arena of tp rank shards, and (last entry) the padded total:
+// every parameter starts 64-element aligned unless its predecessor is packed_with_next, and the total
+// is a multiple of length_multiple. What ParamArena lays out, and what comm_volume counts.
+std::vector<int64_t> arena_offsets(const std::vector<ParamSpec>& specs, int tp, int64_t length_multiple = 1);
 
 class ParamArena {
  public:
@@ -86,13 +97,18 @@ class ParamArena {
   Tensor all_m() const;
   Tensor all_v() const;
 
-  // GPT-2 init: normal(0, std) per spec, LayerNorm weights 1, biases 0, padded vocab rows 0.
+  // Init per spec: normal(0, std), norm weights 1, biases 0, padded vocab rows 0.
   // Element e of parameter p gets normal(mix(seed, kInit, p), e): independent of any layout.
   void init(uint64_t seed, const kernels::Ops& ops);
   void zero_grads(const kernels::Ops& ops);
   void zero_moments(const kernels::Ops& ops);
   // Refreshes the compute copy from the master (after init or a load).
   void sync_compute(const kernels::Ops& ops);
+
+  // Parameters first .. first+count-1, packed (packed_with_next) row-split matrices of one width, as
+  // one matrix (rows summed) in `view`'s buffer: e.g. q|k|v as the fused qkv projection.
+  Tensor packed_rows(int first, int count, ArenaView view) const;
+  Tensor get(int i, ArenaView view) const;
 
   DType master_dtype() const { return master_dtype_; }
   DType compute_dtype() const { return compute_dtype_; }

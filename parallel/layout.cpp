@@ -69,6 +69,11 @@ Layout make_layout(int world_size, int rank, const configs::Config& cfg) {
     require_divides(problems, tp, "model.d_ff", cfg.model.d_ff, "each tp rank holds d_ff / tp MLP columns");
     require_divides(problems, tp, "model.vocab_size", cfg.model.vocab_size,
                     "the padded vocabulary is split into tp equal row blocks");
+    // Llama's grouped-query attention: k and v are split by their own heads, each rank keeping
+    // the key/value heads its query heads read.
+    if (cfg.model.is_llama())
+      require_divides(problems, tp, "model.n_kv_head", cfg.model.kv_heads(),
+                      "each tp rank holds n_kv_head / tp key/value heads");
   }
   // ZeRO-1 shards the optimizer state over the dp group; with dp = 1 there is one shard, which is
   // the same as no sharding, so zero = 1 is accepted for every dp (a config need not change when

@@ -16,7 +16,8 @@ struct Layout {
 };
 
 // Throws kernels::InputError naming the numbers when: world % tp != 0, n_head % tp, d_ff % tp,
-// vocab_size % tp (the padded vocab), tp < 1, or zero not in {0, 1}. zero=1 is allowed with any dp
+// vocab_size % tp (the padded vocab), n_kv_head % tp (llama), tp < 1, or zero not in {0, 1}.
+// zero=1 is allowed with any dp
 // (with dp=1 there is nothing to shard and the optimizer runs unsharded).
 Layout make_layout(int world_size, int rank, const configs::Config& cfg);
 

@@ -1,6 +1,7 @@
 // tools/cmd_export.cpp
 // `kiln export --checkpoint PATH --format hf --out DIR [--dtype fp32|bf16|fp16] [--force]`: a
-// checkpoint as a Hugging Face GPT-2 folder (trainer/hf_export.h does the work). Validates the
+// checkpoint as a Hugging Face folder, GPT2LMHeadModel or LlamaForCausalLM by the checkpoint's
+// model.arch (formats/hf_export.h does the work). Validates the
 // flag values here so each error names its flag; prints the folder and a one-line summary.
 #include <cstdio>
 #include <memory>
@@ -46,14 +47,16 @@ void run_export(const ExportArgs& a) {
 void add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Write a checkpoint as a Hugging Face GPT-2 folder (safetensors + config.json + tokenizer).");
+      "export",
+      "Write a checkpoint as a Hugging Face folder, GPT-2 or Llama (safetensors + config.json + tokenizer).");
   add_checkpoint_option(cmd, args->checkpoint);
-  cmd->add_option("--format", args->format, "output format: hf (transformers' GPT2LMHeadModel)")->required();
+  cmd->add_option("--format", args->format, "output format: hf (transformers' GPT2LMHeadModel or LlamaForCausalLM)")->required();
   cmd->add_option("--out", args->out, "output folder; created, and must not exist or be empty (see --force)")->required();
   cmd->add_option("--dtype", args->dtype, "dtype of the exported weights: fp32, bf16 or fp16 (round to nearest even)")
       ->capture_default_str();
   cmd->add_flag("--force", args->force, "replace --out when it exists and is not empty");
-  cmd->footer("Load the folder with transformers: GPT2LMHeadModel.from_pretrained(DIR), AutoTokenizer.from_pretrained(DIR).\n"
+  cmd->footer("Load the folder with transformers: AutoModelForCausalLM.from_pretrained(DIR),\n"
+              "AutoTokenizer.from_pretrained(DIR).\n"
               "Only the tokenizer's vocabulary rows are written (padded rows are dropped).\n"
               "Exit codes: 0 fine, 2 a bad flag, a missing checkpoint or a non-empty --out (the message names it).");
   cmd->callback([args] { run_export(*args); });

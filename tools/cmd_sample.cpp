@@ -1,12 +1,13 @@
 // tools/cmd_sample.cpp
 // `kiln sample --checkpoint PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
-// [--top-p P] [--seed S]`: generate text with a KV cache (trainer/generator.h), streaming each
+// [--top-p P] [--seed S]`: generate text with a KV cache (inference/generator.h), streaming each
 // token's bytes to stdout as soon as it is chosen. stdout holds the prompt followed by the
 // generated text and nothing else (CONTRACTS §6); diagnostics go to stderr.
 //
 // Generation stops after max-new-tokens or at the tokenizer's end-of-text id (not printed). The
-// model's context ends at seq_len (learned positions): when it is full, the cache is rebuilt from
-// the last seq_len/2 tokens and generation goes on, as a sliding window would.
+// model's context ends at seq_len (GPT-2's learned positions end there; Llama keeps the length it was
+// trained at): when it is full, the cache is rebuilt from the last seq_len/2 tokens and generation
+// goes on, as a sliding window would.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -59,7 +60,8 @@ void run_sample(const SampleArgs& a) {
 
   parallel::SelfComm no_tp;  // one sequence, the whole model on this process
   auto model = inference::load_model(ckpt, /*micro_batch=*/1, res.device, res.precision, no_tp);
-  inference::Generator gen(ckpt.config.model, model->params(), ckpt.vocab_real(), kernels::ops_for(res.device));
+  const std::unique_ptr<inference::Generator> gen =
+      inference::make_generator(ckpt.config.model, model->params(), ckpt.vocab_real(), kernels::ops_for(res.device));
   std::fprintf(stderr, "kiln sample | %s (step %lld) | %s %s | temperature %g top-k %d top-p %g seed %llu\n",
                ckpt.dir.c_str(), (long long)ckpt.manifest.state.step, kernels::device_name(res.device),
                kernels::dtype_name(res.precision), a.sampling.temperature, a.sampling.top_k, a.sampling.top_p,
@@ -70,7 +72,7 @@ void run_sample(const SampleArgs& a) {
   int made = 0;
   try {
     made = inference::generate(
-        gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
+        *gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
         [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T,
                                   inference::tokens_kept_on_rebuild(T)); });
   } catch (const kernels::InputError& e) {  // non-finite logits: say which checkpoint

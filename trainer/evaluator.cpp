@@ -23,7 +23,7 @@ Evaluator::Evaluator(const std::string& pattern, int seq_len, int micro_batch, i
   for (int i = 0; i < tok->vocab_size(); ++i) token_bytes_[size_t(i)] = tok->token_bytes(uint32_t(i));
 }
 
-EvalResult Evaluator::run(model::Gpt2Model& model, parallel::Comm& dp) const {
+EvalResult Evaluator::run(model::Model& model, parallel::Comm& dp) const {
   const int B = micro_batch_, T = seq_len_;
   const int dp_size = dp.size(), dp_rank = dp.rank();
   double sum_nats = 0;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "formats/records.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 #include "parallel/comm.h"
 
 namespace trainer {
@@ -28,7 +28,7 @@ class Evaluator {
   // batches < 0: every window of the shards.
   Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches);
   // dp: the data-parallel group (a group of one for a single rank). Every rank of it must call run.
-  EvalResult run(model::Gpt2Model& model, parallel::Comm& dp) const;
+  EvalResult run(model::Model& model, parallel::Comm& dp) const;
   int64_t sequences() const { return int64_t(windows_.size()); }
 
  private:

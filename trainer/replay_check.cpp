@@ -28,7 +28,7 @@ std::string show(double x) {
 ReplayCheck::ReplayCheck(int every, const kernels::Ops& ops, kernels::Device device)
     : every_(every), ops_(ops), acc_(device, kernels::DType::F32, {1}) {}
 
-double ReplayCheck::grad_sum_squares(model::Gpt2Model& model) {
+double ReplayCheck::grad_sum_squares(model::Model& model) {
   ops_.zero(acc_.t, {});
   ops_.sum_squares(acc_.t, model.params().all_grads(), {});
   float v = 0;
@@ -36,7 +36,7 @@ double ReplayCheck::grad_sum_squares(model::Gpt2Model& model) {
   return v;
 }
 
-std::string ReplayCheck::check(int step, model::Gpt2Model& model, const std::vector<int32_t>& batch, double loss,
+std::string ReplayCheck::check(int step, model::Model& model, const std::vector<int32_t>& batch, double loss,
                                float scale, bool perturb) {
   const double first_sq = grad_sum_squares(model);
   model.params().zero_grads(ops_);

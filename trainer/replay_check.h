@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 
 namespace trainer {
 
@@ -31,11 +31,11 @@ class ReplayCheck {
   // empty string when both agree bit for bit, else the report. The arena's gradients are the
   // recomputed ones afterwards (equal to the first when the check passes). perturb: move the
   // recomputed loss by one ulp (test hook).
-  std::string check(int step, model::Gpt2Model& model, const std::vector<int32_t>& batch, double loss, float scale,
+  std::string check(int step, model::Model& model, const std::vector<int32_t>& batch, double loss, float scale,
                     bool perturb);
 
  private:
-  double grad_sum_squares(model::Gpt2Model& model);
+  double grad_sum_squares(model::Model& model);
 
   int every_;
   const kernels::Ops& ops_;

@@ -48,9 +48,9 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
                          std::to_string(vocab_real) + " (" + cfg.data.train + ")");
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
-  model_ = std::make_unique<model::Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
-                                              model::ModelPrecision{res_.precision, kernels::DType::F32},
-                                              *groups_.tp, zero1 ? layout_.dp : 0);
+  model_ = model::make_model(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
+                              model::ModelPrecision{res_.precision, kernels::DType::F32}, *groups_.tp,
+                              zero1 ? layout_.dp : 0);
   model_->params().init(uint64_t(cfg.run.seed), ops);
   grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), groups_, model_->grad_buckets(), zero1);
   optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, grad_sync_->owned());
@@ -138,9 +138,10 @@ void Trainer::print_banner() const {
   std::printf("kiln | run %s | device %s | precision %s | layout %s%s\n", run_dir_.c_str(),
               kernels::device_name(res_.device), kernels::dtype_name(res_.precision), layout_.str().c_str(),
               cfg_.parallel.zero == 1 && layout_.dp > 1 ? " zero1" : "");
-  std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
-              cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
-              params / 1e6);
+  const configs::ModelConfig& m = cfg_.model;
+  const std::string kv = m.is_llama() ? " KV=" + std::to_string(m.kv_heads()) : "";
+  std::printf("kiln | model %s L=%d H=%d%s C=%d F=%d T=%d V=%d%s | %.2fM parameters\n", m.arch.c_str(), m.n_layer,
+              m.n_head, kv.c_str(), m.d_model, m.d_ff, m.seq_len, m.vocab_size, m.tied() ? " tied" : "", params / 1e6);
   std::printf("kiln | %lld tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
               (long long)cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());

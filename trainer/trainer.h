@@ -11,7 +11,7 @@
 #include "configs/config.h"
 #include "data/loader.h"
 #include "formats/records.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 #include "model/placement.h"
 #include "parallel/grad_sync.h"
 #include "parallel/groups.h"
@@ -54,7 +54,7 @@ class Trainer {
   // (checkpoint, then return with stopped_by_signal): what resume tests use to interrupt a run.
   RunSummary run(int stop_at_step = -1);
   StepResult train_step();
-  model::Gpt2Model& model() { return *model_; }
+  model::Model& model() { return *model_; }
   const std::string& run_dir() const { return run_dir_; }
 
  private:
@@ -90,7 +90,7 @@ class Trainer {
   int64_t tokens_ = 0;
   std::string run_dir_;
   std::unique_ptr<data::TrainLoader> loader_;
-  std::unique_ptr<model::Gpt2Model> model_;
+  std::unique_ptr<model::Model> model_;
   std::unique_ptr<parallel::GradSync> grad_sync_;  // dp reduction (plain or ZeRO-1), the global norm
   std::unique_ptr<AdamW> optim_;                   // local: the range grad_sync_ says this rank owns
   std::unique_ptr<Evaluator> evaluator_;

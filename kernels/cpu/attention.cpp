@@ -1,5 +1,5 @@
 // kernels/cpu/attention.cpp
-// Ops entry points for causal multi-head attention: shape/dtype checks, then dispatch to the
+// Ops entry points for causal grouped-query attention: shape/dtype checks, then dispatch to the
 // templated math in attention.h. Called through kernels::cpu::kOps.
 // Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
 #include "kernels/cpu/attention.h"
@@ -8,22 +8,25 @@
 
 namespace kernels::cpu {
 
-void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream) {
+namespace {
+AttentionGeometry geometry(const AttentionDims& d) { return AttentionGeometry(d.NH, d.NKV, d.hs); }
+}  // namespace
+
+void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream) {
   const char* op = "attention_forward";
-  const AttentionDims d = check_attention_forward(kDevice, out, lse, qkv, n_head);
-  const int64_t B = d.B, T = d.T, C = d.C;
+  const AttentionDims d = check_attention_forward(kDevice, out, lse, qkv, n_head, n_kv_head);
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"}, {&lse, Access::kWrite, "lse", true}, {&qkv, Access::kRead, "qkv"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), B, T, C, n_head);
+                   attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), d.B, d.T, geometry(d));
                  });
 }
 
-void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream) {
+void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, int n_kv_head,
+                        Stream) {
   const char* op = "attention_backward";
-  const AttentionDims d = check_attention_backward(kDevice, dqkv, dout, qkv, out, lse, n_head);
-  const int64_t B = d.B, T = d.T, C = d.C;
+  const AttentionDims d = check_attention_backward(kDevice, dqkv, dout, qkv, out, lse, n_head, n_kv_head);
   dispatch_float(op,
                  {{&dqkv, Access::kWrite, "dqkv"},
                   {&dout, Access::kRead, "dout"},
@@ -33,14 +36,14 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
                  [&](auto tag) {
                    using Real = decltype(tag);
                    attention_backward_ref<Real>(dqkv.as<Real>(), dout.as<Real>(), qkv.as<Real>(), out.as<Real>(),
-                                                lse.as<Real>(), B, T, C, n_head);
+                                                lse.as<Real>(), d.B, d.T, geometry(d));
                  });
 }
 
-void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream) {
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head,
+                              int n_kv_head, Stream) {
   const char* op = "attention_cached_forward";
-  const int64_t C = check_attention_cached_forward(kDevice, out, qkv, k_cache, v_cache, pos0, n_head).C;
-  const int64_t n = qkv.dim(0);
+  const AttentionDims d = check_attention_cached_forward(kDevice, out, qkv, k_cache, v_cache, pos0, n_head, n_kv_head);
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"},
                   {&qkv, Access::kRead, "qkv"},
@@ -49,7 +52,7 @@ void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_c
                  [&](auto tag) {
                    using Real = decltype(tag);
                    attention_cached_forward_ref<Real>(out.as<Real>(), qkv.as<Real>(), k_cache.as<Real>(),
-                                                      v_cache.as<Real>(), pos0, n, C, n_head);
+                                                      v_cache.as<Real>(), pos0, d.T, geometry(d));
                  });
 }
 

@@ -1,14 +1,15 @@
 // kernels/cpu/attention.h
-// Causal multi-head self-attention reference, templated on the scalar (float in the backend,
-// double in gradient checks). Flash-attention style memory: forward saves only the logsumexp of
-// each score row; backward rebuilds the probabilities from q, k and lse.
+// Causal self-attention reference with grouped-query heads, templated on the scalar (float in the
+// backend, double in gradient checks). Flash-attention style memory: forward saves only the
+// logsumexp of each score row; backward rebuilds the probabilities from q, k and lse.
 // Called by attention.cpp (Ops entry points) and tests/kernels.
 // Not here: dtype dispatch, checks, dropout, non-causal masks. The KV-cache variant for generation
 // (attention_cached_forward_ref) is forward only.
 //
-// Layout: qkv (B,T,3C) = [q | k | v] per token, each C = NH heads x hs channels (hs = C/NH);
-// head h of q for token (b,t) is qkv[(b*T+t)*3C + h*hs + d], k adds C, v adds 2C.
-// out (B,T,C) uses the same head-major channel split; lse (B,NH,T).
+// Layout: qkv (B,T,W), W = (NH + 2*NKV)*hs: per token NH heads of q, NKV heads of k, NKV heads of v,
+// each hs consecutive channels; query head h reads key/value head h / G, G = NH/NKV (GPT-2: NKV = NH,
+// W = 3C). Head h of q for token (b,t) is qkv[(b*T+t)*W + h*hs + d], kv head g of k at
+// NH*hs + g*hs + d, of v at (NH+NKV)*hs + g*hs + d. out (B,T,NH*hs) in q's head order; lse (B,NH,T).
 #pragma once
 
 #include <algorithm>
@@ -38,11 +39,25 @@ inline void attention_axpy(Real* y, Real alpha, const Real* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
+// Where q, k and v of one head start inside a token's row of qkv, and the row widths.
+struct AttentionGeometry {
+  int64_t NH, NKV, hs;
+  int64_t C;       // NH*hs: width of out
+  int64_t W;       // (NH + 2*NKV)*hs: width of qkv
+  int64_t group;   // NH / NKV query heads per key/value head
+  AttentionGeometry(int64_t n_head, int64_t n_kv_head, int64_t head_size)
+      : NH(n_head), NKV(n_kv_head), hs(head_size), C(n_head * head_size), W((n_head + 2 * n_kv_head) * head_size),
+        group(n_head / n_kv_head) {}
+  int64_t q(int64_t h) const { return h * hs; }
+  int64_t k(int64_t g) const { return C + g * hs; }
+  int64_t v(int64_t g) const { return C + NKV * hs + g * hs; }
+};
+
 // out = softmax(q k^T * scale, causal) v, lse = logsumexp of each (scaled, masked) score row.
 // One (b,h) pair per task: B*NH tasks, each with the same triangular amount of work.
 template <class Real>
-void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int64_t B, int64_t T, int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C;
+void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int64_t B, int64_t T, const AttentionGeometry& a) {
+  const int64_t NH = a.NH, hs = a.hs, C = a.C, W = a.W;
   const Real scale = Real(1) / std::sqrt(Real(hs));
   // Tiny problems (gradient checks) stay on one thread: a parallel region costs more than them.
   const bool parallel = B * NH * T * T * hs > (1 << 16);
@@ -52,12 +67,14 @@ void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int64_t B, int
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t h = 0; h < NH; ++h) {
-        const Real* base = qkv + b * T * C3 + h * hs;  // q of token 0 of this (b,h); k at +C, v at +2C
+        const Real* row0 = qkv + b * T * W;  // token 0 of this sequence
+        const Real* kbase = row0 + a.k(h / a.group);
+        const Real* vbase = row0 + a.v(h / a.group);
         for (int64_t t = 0; t < T; ++t) {
-          const Real* q = base + t * C3;
+          const Real* q = row0 + t * W + a.q(h);
           Real m = -std::numeric_limits<Real>::infinity();
           for (int64_t j = 0; j <= t; ++j) {
-            p[j] = attention_dot(q, base + j * C3 + C, hs) * scale;
+            p[j] = attention_dot(q, kbase + j * W, hs) * scale;
             m = std::max(m, p[j]);
           }
           Real sum = 0;
@@ -68,7 +85,7 @@ void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int64_t B, int
           const Real inv = Real(1) / sum;
           Real* o = out + (b * T + t) * C + h * hs;
           for (int64_t d = 0; d < hs; ++d) o[d] = 0;
-          for (int64_t j = 0; j <= t; ++j) attention_axpy(o, p[j] * inv, base + j * C3 + 2 * C, hs);
+          for (int64_t j = 0; j <= t; ++j) attention_axpy(o, p[j] * inv, vbase + j * W, hs);
           lse[(b * NH + h) * T + t] = m + std::log(sum);
         }
       }
@@ -76,38 +93,45 @@ void attention_forward_ref(Real* out, Real* lse, const Real* qkv, int64_t B, int
   }
 }
 
-// dqkv (B,T,3C) overwritten. With P = exp(S - lse) rebuilt per row and D_t = dout_t . out_t
+// dqkv (B,T,W) overwritten. With P = exp(S - lse) rebuilt per row and D_t = dout_t . out_t
 // (= sum_j P_tj dP_tj, the softmax Jacobian's correction term):
 //   dV_j += P_tj dout_t;  dS_tj = P_tj (dout_t . v_j - D_t);  dq_t += scale dS_tj k_j;  dk_j += scale dS_tj q_t
-// Every write for head (b,h) stays inside that head's slice, so (b,h) tasks never race.
+// One (b, kv head) pair per task: the G query heads of a group add into the same dk, dv, so they run
+// in one task, in head order; every write of a task stays inside its slices, so tasks never race.
 template <class Real>
 void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const Real* out, const Real* lse,
-                            int64_t B, int64_t T, int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C;
+                            int64_t B, int64_t T, const AttentionGeometry& a) {
+  const int64_t NH = a.NH, NKV = a.NKV, hs = a.hs, C = a.C, W = a.W;
   const Real scale = Real(1) / std::sqrt(Real(hs));
   const bool parallel = B * NH * T * T * hs > (1 << 16);
 #pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < NH; ++h) {
-      const Real* base = qkv + b * T * C3 + h * hs;
-      Real* dbase = dqkv + b * T * C3 + h * hs;
+    for (int64_t g = 0; g < NKV; ++g) {
+      const Real* row0 = qkv + b * T * W;
+      Real* drow0 = dqkv + b * T * W;
       for (int64_t t = 0; t < T; ++t)
-        for (int64_t part = 0; part < 3; ++part)
-          for (int64_t d = 0; d < hs; ++d) dbase[t * C3 + part * C + d] = 0;
-      for (int64_t t = 0; t < T; ++t) {
-        const Real* q = base + t * C3;
-        const Real* dout_t = dout + (b * T + t) * C + h * hs;
-        const Real D = attention_dot(dout_t, out + (b * T + t) * C + h * hs, hs);
-        const Real row_lse = lse[(b * NH + h) * T + t];
-        Real* dq = dbase + t * C3;
-        for (int64_t j = 0; j <= t; ++j) {
-          const Real* k = base + j * C3 + C;
-          const Real* v = base + j * C3 + 2 * C;
-          const Real p = std::exp(attention_dot(q, k, hs) * scale - row_lse);
-          const Real ds = p * (attention_dot(dout_t, v, hs) - D) * scale;
-          attention_axpy(dq, ds, k, hs);
-          attention_axpy(dbase + j * C3 + C, ds, q, hs);
-          attention_axpy(dbase + j * C3 + 2 * C, p, dout_t, hs);
+        for (int64_t d = 0; d < hs; ++d) {
+          drow0[t * W + a.k(g) + d] = 0;
+          drow0[t * W + a.v(g) + d] = 0;
+        }
+      for (int64_t h = g * a.group; h < (g + 1) * a.group; ++h) {
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t d = 0; d < hs; ++d) drow0[t * W + a.q(h) + d] = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          const Real* q = row0 + t * W + a.q(h);
+          const Real* dout_t = dout + (b * T + t) * C + h * hs;
+          const Real D = attention_dot(dout_t, out + (b * T + t) * C + h * hs, hs);
+          const Real row_lse = lse[(b * NH + h) * T + t];
+          Real* dq = drow0 + t * W + a.q(h);
+          for (int64_t j = 0; j <= t; ++j) {
+            const Real* k = row0 + j * W + a.k(g);
+            const Real* v = row0 + j * W + a.v(g);
+            const Real p = std::exp(attention_dot(q, k, hs) * scale - row_lse);
+            const Real ds = p * (attention_dot(dout_t, v, hs) - D) * scale;
+            attention_axpy(dq, ds, k, hs);
+            attention_axpy(drow0 + j * W + a.k(g), ds, q, hs);
+            attention_axpy(drow0 + j * W + a.v(g), p, dout_t, hs);
+          }
         }
       }
     }
@@ -115,21 +139,23 @@ void attention_backward_ref(Real* dqkv, const Real* dout, const Real* qkv, const
 }
 
 // Ops entry points (attention.cpp).
-void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
-void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s);
-void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s);
+void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s);
+void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, int n_kv_head,
+                        Stream s);
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head,
+                              int n_kv_head, Stream s);
 
-// Generation: appends the n new tokens' k and v (from qkv (n,3C)) to the caches (maxT,C) at rows
-// pos0.., then out (n,C) = attention of each new query over cache rows 0 .. pos0+i. One task per
-// (token, head); the score loop is attention_forward_ref's, so the numbers match it.
+// Generation: appends the n new tokens' k and v (from qkv (n,W)) to the caches (maxT, NKV*hs) at
+// rows pos0.., then out (n,NH*hs) = attention of each new query over cache rows 0 .. pos0+i. One
+// task per (token, head); the score loop is attention_forward_ref's, so the numbers match it.
 template <class Real>
 void attention_cached_forward_ref(Real* out, const Real* qkv, Real* k_cache, Real* v_cache, int64_t pos0, int64_t n,
-                                  int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C;
+                                  const AttentionGeometry& a) {
+  const int64_t NH = a.NH, hs = a.hs, C = a.C, W = a.W, KC = a.NKV * hs;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t c = 0; c < C; ++c) {
-      k_cache[(pos0 + i) * C + c] = qkv[i * C3 + C + c];
-      v_cache[(pos0 + i) * C + c] = qkv[i * C3 + 2 * C + c];
+    for (int64_t c = 0; c < KC; ++c) {
+      k_cache[(pos0 + i) * KC + c] = qkv[i * W + a.k(0) + c];
+      v_cache[(pos0 + i) * KC + c] = qkv[i * W + a.v(0) + c];
     }
   const Real scale = Real(1) / std::sqrt(Real(hs));
   const bool parallel = n * NH * (pos0 + n) * hs > (1 << 16);
@@ -139,11 +165,12 @@ void attention_cached_forward_ref(Real* out, const Real* qkv, Real* k_cache, Rea
 #pragma omp for collapse(2) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t h = 0; h < NH; ++h) {
-        const Real* q = qkv + i * C3 + h * hs;
+        const Real* q = qkv + i * W + a.q(h);
+        const int64_t kv = (h / a.group) * hs;  // this head's offset inside a cache row
         const int64_t keys = pos0 + i + 1;
         Real m = -std::numeric_limits<Real>::infinity();
         for (int64_t j = 0; j < keys; ++j) {
-          p[j] = attention_dot(q, k_cache + j * C + h * hs, hs) * scale;
+          p[j] = attention_dot(q, k_cache + j * KC + kv, hs) * scale;
           m = std::max(m, p[j]);
         }
         Real sum = 0;
@@ -154,7 +181,7 @@ void attention_cached_forward_ref(Real* out, const Real* qkv, Real* k_cache, Rea
         const Real inv = Real(1) / sum;
         Real* o = out + i * C + h * hs;
         for (int64_t d = 0; d < hs; ++d) o[d] = 0;
-        for (int64_t j = 0; j < keys; ++j) attention_axpy(o, p[j] * inv, v_cache + j * C + h * hs, hs);
+        for (int64_t j = 0; j < keys; ++j) attention_axpy(o, p[j] * inv, v_cache + j * KC + kv, hs);
       }
     }
   }

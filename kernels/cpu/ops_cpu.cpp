@@ -12,7 +12,10 @@
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/rope.h"
 #include "kernels/cpu/softmax_xent.h"
+#include "kernels/cpu/swiglu.h"
 #include "kernels/cpu/xent_shard.h"
 
 namespace kernels::cpu {
@@ -31,6 +34,13 @@ extern const Ops kOps = {
     .gelu_forward = gelu_forward,
     .gelu_backward = gelu_backward,
     .residual_forward = residual_forward,
+    .rmsnorm_forward = rmsnorm_forward,
+    .residual_rmsnorm_forward = residual_rmsnorm_forward,
+    .rmsnorm_backward = rmsnorm_backward,
+    .rope_forward = rope_forward,
+    .rope_backward = rope_backward,
+    .swiglu_forward = swiglu_forward,
+    .swiglu_backward = swiglu_backward,
     .softmax_xent = softmax_xent,
     .xent_shard_max = xent_shard_max,
     .xent_shard_sumexp = xent_shard_sumexp,

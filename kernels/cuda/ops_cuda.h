@@ -21,10 +21,12 @@ void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Te
 // matmul.cu
 void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream s);
 void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight, Stream s);
-// attention.cu
-void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s);
-void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s);
-void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s);
+// attention_gqa.cu (grouped-query entry points; multi-head calls run attention.cu's kernels)
+void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s);
+void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, int n_kv_head,
+                        Stream s);
+void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head,
+                              int n_kv_head, Stream s);
 // gelu.cu
 void gelu_forward(Tensor out, Tensor inp, Stream s);
 void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);
@@ -40,6 +42,17 @@ void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Te
                        int vocab_start, int vocab_real, Stream s);
 void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max, Tensor row_sumexp,
                        Tensor target_logit, int vocab_start, int vocab_real, float dloss, Stream s);
+// rmsnorm.cu
+void rmsnorm_forward(Tensor out, Tensor rstd, Tensor x, Tensor weight, float eps, Stream s);
+void residual_rmsnorm_forward(Tensor sum, Tensor out, Tensor rstd, Tensor a, Tensor b, Tensor weight, float eps,
+                              Stream s);
+void rmsnorm_backward(Tensor dx, Tensor dweight, Tensor dout, Tensor x, Tensor weight, Tensor rstd, Stream s);
+// rope.cu
+void rope_forward(Tensor qkv, int n_head, int n_kv_head, int pos0, float theta, Stream s);
+void rope_backward(Tensor dqkv, int n_head, int n_kv_head, int pos0, float theta, Stream s);
+// swiglu.cu
+void swiglu_forward(Tensor out, Tensor inp, Stream s);
+void swiglu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);
 // adamw.cu
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s);
 // reduce.cu

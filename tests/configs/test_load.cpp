@@ -142,8 +142,8 @@ TEST(ConfigErrors, DoublesAcceptIntegersAndScientificNotation) {
   EXPECT_EQ(from("optim: {lr: .5}").optim.lr, 0.5);
   EXPECT_HAS(from_error("optim: {lr: .inf}"), "optim.lr: expected a number, got '.inf'");
   EXPECT_HAS(from_error("optim: {lr: 1e999}"), "optim.lr: expected a finite number, got '1e999'");
-  EXPECT_FALSE(from("model: {tie_embeddings: false}").model.tie_embeddings);
-  EXPECT_TRUE(from("model: {tie_embeddings: True}").model.tie_embeddings);
+  EXPECT_FALSE(from("model: {tie_embeddings: false}").model.tied());
+  EXPECT_TRUE(from("model: {tie_embeddings: True}").model.tied());
 }
 
 TEST(ConfigErrors, SectionMustBeAMap) {
@@ -269,4 +269,25 @@ TEST(ConfigPresets, ValuesOfEachPreset) {
   EXPECT_EQ(dp4.parallel.zero, 1);
   EXPECT_EQ(dp4.parallel.tp, 1);
   EXPECT_EQ(configs::accumulation_steps(dp4, 4), 8);
+
+  // The Llama demo keeps the GPT-2 demo's budget: same data, batch, steps, schedule and width.
+  const Config tiny = configs::load_config(dir + "tiny-cpu.yaml");
+  const Config llama_tiny = configs::load_config(dir + "llama-tiny-cpu.yaml");
+  EXPECT_EQ(llama_tiny.model.arch, "llama");
+  EXPECT_EQ(llama_tiny.model.kv_heads(), 2);
+  EXPECT_FALSE(llama_tiny.model.tied());
+  for (const std::string& d : configs::differences(tiny, llama_tiny))
+    EXPECT_TRUE(d.rfind("model.", 0) == 0 || d.rfind("run.name", 0) == 0) << "the demos differ outside the model: " << d;
+  EXPECT_EQ(llama_tiny.model.d_model, tiny.model.d_model);
+  EXPECT_EQ(llama_tiny.model.n_layer, tiny.model.n_layer);
+
+  const Config llama1b = configs::load_config(dir + "llama-1b.yaml");
+  EXPECT_EQ(llama1b.model.n_layer, 16);
+  EXPECT_EQ(llama1b.model.d_model, 2048);
+  EXPECT_EQ(llama1b.model.n_head, 32);
+  EXPECT_EQ(llama1b.model.kv_heads(), 8);
+  EXPECT_EQ(llama1b.model.d_ff, 8192);
+  EXPECT_EQ(llama1b.model.rope_base(), 500000.0);
+  EXPECT_EQ(llama1b.model.vocab_size % 64, 0);
+  EXPECT_GE(llama1b.model.vocab_size, 50257);
 }

@@ -45,7 +45,7 @@ TEST(ConfigOverride, EachFieldType) {
   EXPECT_EQ(c.optim.lr, 3e-4);
   EXPECT_EQ(c.optim.min_lr, 0.0);
   EXPECT_EQ(c.optim.grad_clip, 2.0);
-  EXPECT_FALSE(c.model.tie_embeddings);
+  EXPECT_FALSE(c.model.tied());
   EXPECT_EQ(c.checkpoint.resume, "/ckpt/step_00000020");
 }
 
@@ -95,7 +95,14 @@ struct Rule {
 
 TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
   const Rule rules[] = {
-      {"model.arch=llama", "model.arch: expected one of gpt2, got 'llama'"},
+      {"model.arch=bert", "model.arch: expected one of gpt2, llama, got 'bert'"},
+      // Keys only llama has, in a gpt2 config: the message names both architectures.
+      {"model.n_kv_head=4", "model.n_kv_head: expected no value: it is a model.arch llama key, and this config has "
+                            "model.arch gpt2, got 4"},
+      {"model.rope_theta=500000", "model.rope_theta: expected no value: it is a model.arch llama key, and this "
+                                  "config has model.arch gpt2, got 5.0e+05"},
+      {"model.norm_eps=1e-6", "model.norm_eps: expected no value: it is a model.arch llama key, and this config "
+                              "has model.arch gpt2, got 1.0e-06"},
       {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, got 'gpu'"},
       {"train.precision=fp8", "train.precision: expected one of auto, fp32, bf16, fp16, got 'fp8'"},
       {"optim.schedule=step", "optim.schedule: expected one of cosine, linear, constant, got 'step'"},
@@ -169,4 +176,73 @@ TEST(ConfigAccumulation, GlobalOverMicroTimesDp) {
   EXPECT_HAS(msg, "train.global_batch: expected a multiple of train.micro_batch x dp (16 x 3 = 48), got 512");
   EXPECT_HAS(input_error_of([&] { configs::accumulation_steps(c, 64); }), "(16 x 64 = 1024), got 512");
   EXPECT_HAS(input_error_of([&] { configs::accumulation_steps(c, 0); }), "expected an integer >= 1, got 0");
+}
+
+namespace {
+
+// A llama config from overrides on the defaults (12 heads of 64, d_ff 3072).
+Config llama(const std::vector<std::string>& more = {}) {
+  std::vector<std::string> a = {"model.arch=llama"};
+  a.insert(a.end(), more.begin(), more.end());
+  return overridden(a);
+}
+
+}  // namespace
+
+TEST(ConfigLlama, DefaultsDependOnTheArchitecture) {
+  const Config c = llama();
+  EXPECT_FALSE(c.model.tied());  // llama: an untied lm_head
+  EXPECT_EQ(c.model.kv_heads(), 12);
+  EXPECT_EQ(c.model.rope_base(), 10000.0);
+  EXPECT_EQ(c.model.rms_eps(), 1e-5);
+  EXPECT_TRUE(Config{}.model.tied());  // gpt2: tied
+  EXPECT_NO_THROW(configs::validate(c));
+  // The resolved config lists what the architecture uses, and only that.
+  const std::string text = configs::to_yaml(c);
+  for (const char* part : {"  arch: llama\n", "  tie_embeddings: false\n", "  n_kv_head: 12\n",
+                           "  rope_theta: 10000.0\n", "  norm_eps: 1.0e-05\n"})
+    EXPECT_HAS(text, part);
+  const std::string gpt2 = configs::to_yaml(Config{});
+  EXPECT_HAS(gpt2, "  tie_embeddings: true\n");
+  for (const char* key : {"n_kv_head", "rope_theta", "norm_eps"}) EXPECT_EQ(gpt2.find(key), std::string::npos) << key;
+  // Given explicitly, a key wins over the default; an unset default equals the same value written out.
+  EXPECT_TRUE(llama({"model.tie_embeddings=true"}).model.tied());
+  EXPECT_TRUE(llama({"model.n_kv_head=12", "model.tie_embeddings=false"}) == c);
+  EXPECT_FALSE(llama({"model.n_kv_head=4"}) == c);
+}
+
+TEST(ConfigLlama, RulesNameKeyValueAndExpectation) {
+  const Rule rules[] = {
+      {"model.n_kv_head=5", "model.n_kv_head: expected a divisor of model.n_head (12), got 5"},
+      {"model.n_kv_head=0", "model.n_kv_head: expected an integer >= 1, got 0"},
+      {"model.rope_theta=0", "model.rope_theta: expected a number > 0.0, got 0.0"},
+      {"model.norm_eps=-1e-5", "model.norm_eps: expected a number > 0.0, got -1.0e-05"},
+      // head size 36 / 12 = 3: RoPE turns channel pairs
+      {"model.d_model=36", "model.d_model: expected d_model / n_head (the head size) to be even for rotary "
+                           "embeddings, with model.n_head 12, got 36"},
+  };
+  for (const Rule& r : rules) {
+    SCOPED_TRACE(r.assignment);
+    const Config c = llama({r.assignment});
+    EXPECT_HAS(input_error_of([&] { configs::validate(c); }), std::string("invalid config: ") + r.expected);
+  }
+  // Tensor parallelism splits the key/value heads too: tp 4 divides 12 heads but not 2 kv heads.
+  const Config tp4 = llama({"model.n_kv_head=2", "parallel.tp=4"});
+  EXPECT_HAS(input_error_of([&] { configs::validate(tp4); }),
+             "parallel.tp: expected a divisor of model.n_kv_head (2), got 4");
+  EXPECT_NO_THROW(configs::validate(llama({"model.n_kv_head=4", "parallel.tp=4"})));
+  EXPECT_NO_THROW(configs::validate(llama({"model.n_kv_head=1"})));  // multi-query attention
+}
+
+TEST(ConfigLlama, KeysInAYamlFileAndTheRunFolderRoundTrip) {
+  const Config c = configs::config_from_yaml_string(
+      "model: {arch: llama, n_head: 4, n_kv_head: 2, d_model: 128, d_ff: 384, rope_theta: 500000}\n", "x.yaml");
+  EXPECT_EQ(c.model.kv_heads(), 2);
+  EXPECT_EQ(c.model.rope_base(), 500000.0);
+  EXPECT_EQ(c.model.n_kv_head, std::optional<int>(2));
+  EXPECT_EQ(c.model.norm_eps, std::optional<double>(1e-5));  // resolved on load
+  const Config back = configs::config_from_yaml_string(configs::to_yaml(c), "back.yaml");
+  EXPECT_TRUE(back == c) << configs::to_yaml(c);
+  EXPECT_HAS(input_error_of([&] { configs::config_from_yaml_string("model: {n_kv_head: four}\n", "y.yaml"); }),
+             "y.yaml: model.n_kv_head: expected an integer, got 'four'");
 }

@@ -18,6 +18,7 @@
 #include "kernels/ops.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "formats/hf_export.h"
+#include "model/gpt2_weights.h"
 #include "model/weights_io.h"
 #include "inference/trained_checkpoint.h"
 #include "trainer/trainer.h"

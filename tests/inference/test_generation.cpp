@@ -1,6 +1,8 @@
 // tests/inference/test_generation.cpp
 // Sampling against WORKED-EXAMPLES.md, and the KV-cache generator against a full recompute: the
-// logits that predict each position must equal those of Gpt2Model::forward over the whole prefix.
+// logits that predict each position must equal those of the model's forward over the whole prefix,
+// for GPT-2 and for Llama (RoPE at the cache's positions, grouped-query attention over a cache of
+// n_kv_head heads, fused residual + RMSNorm updating the stream in place).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,7 @@
 #include "kernels/rng.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "inference/generator.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 #include "inference/sampler.h"
 #include "tests/common/one_rank.h"
 
@@ -90,23 +92,44 @@ TEST(Sampler, DrawsFollowTheFilteredDistributionAndRepeatForASeed) {
 }
 
 // The logits of a full forward over `tokens` (one row, T = seq_len) at position t, real vocab only.
-std::vector<float> full_logits_at(model::Gpt2Model& model, const std::vector<int32_t>& window, int t, int vocab_real) {
+std::vector<float> full_logits_at(model::Model& model, const std::vector<int32_t>& window, int t, int vocab_real) {
   model.forward(window, 1);
   const std::vector<float> all = model.logits();
   const int V = model.config().vocab_size;
   return std::vector<float>(all.begin() + int64_t(t) * V, all.begin() + int64_t(t) * V + vocab_real);
 }
 
-void expect_kv_cache_equals_recompute(DType compute, double tol) {
+// The small models the generator is checked on: GPT-2 and Llama (GQA 4:2, and multi-head), tied and
+// untied.
+std::vector<configs::ModelConfig> generation_models() {
+  std::vector<configs::ModelConfig> out;
   for (bool tied : {true, false}) {
-    configs::ModelConfig cfg = trainer_test::small_model(/*vocab=*/40, /*seq_len=*/12, /*d_model=*/16, /*d_ff=*/32);
-    cfg.tie_embeddings = tied;
+    configs::ModelConfig gpt2 = trainer_test::small_model(/*vocab=*/40, /*seq_len=*/12, /*d_model=*/16, /*d_ff=*/32);
+    gpt2.tie_embeddings = tied;
+    out.push_back(gpt2);
+    for (int n_kv_head : {2, 4}) {
+      configs::ModelConfig llama = trainer_test::small_llama(40, 12, 16, 4, n_kv_head, 24);
+      llama.tie_embeddings = tied;
+      out.push_back(llama);
+    }
+  }
+  return out;
+}
+
+std::string describe(const configs::ModelConfig& m) {
+  return m.arch + (m.tied() ? " tied" : " untied") + (m.is_llama() ? " NKV=" + std::to_string(m.kv_heads()) : "");
+}
+
+void expect_kv_cache_equals_recompute(DType compute, double tol) {
+  for (const configs::ModelConfig& cfg : generation_models()) {
     const int vocab_real = 37;
     const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
     const DType master = compute == DType::F64 ? DType::F64 : DType::F32;
-    model::Gpt2Model model(cfg, vocab_real, 1, ops, Device::kCpu, {compute, master}, kiln_test::self_comm());
+    const std::unique_ptr<model::Model> model_ptr =
+        model::make_model(cfg, vocab_real, 1, ops, Device::kCpu, {compute, master}, kiln_test::self_comm());
+    model::Model& model = *model_ptr;
     model.params().init(11, ops);
-    // Larger weights than GPT-2's 0.02 so attention is far from uniform and errors would show.
+    // Larger weights than the 0.02 init so attention is far from uniform and errors would show.
     if (master == DType::F32)
       for (int p = 0; p < model.params().size(); ++p) {
         kernels::Tensor w = model.params().master(p);
@@ -122,7 +145,8 @@ void expect_kv_cache_equals_recompute(DType compute, double tol) {
     model.params().sync_compute(ops);
     const std::vector<int32_t> window = trainer_test::random_windows(1, cfg.seq_len, vocab_real, 9);
 
-    inference::Generator gen(cfg, model.params(), vocab_real, ops);
+    const std::unique_ptr<inference::Generator> gen_ptr = inference::make_generator(cfg, model.params(), vocab_real, ops);
+    inference::Generator& gen = *gen_ptr;
     // A 4-token prompt in one call, then one token per call, to the end of the context.
     std::vector<float> got = gen.feed(std::vector<int32_t>(window.begin(), window.begin() + 4));
     double worst = 0;
@@ -132,7 +156,9 @@ void expect_kv_cache_equals_recompute(DType compute, double tol) {
       for (size_t v = 0; v < want.size(); ++v) worst = std::max(worst, double(std::fabs(got[v] - want[v])));
       if (t + 1 < cfg.seq_len) got = gen.feed({window[size_t(t + 1)]});
     }
-    EXPECT_LT(worst, tol) << "tied=" << tied << " compute " << kernels::dtype_name(compute);
+    EXPECT_LT(worst, tol) << describe(cfg) << " compute " << kernels::dtype_name(compute);
+    std::printf("KV cache vs full recompute (%s, %s): worst |logit difference| %.3e\n", describe(cfg).c_str(),
+                kernels::dtype_name(compute), worst);
     EXPECT_EQ(gen.position(), cfg.seq_len);
     // After reset the cache is rebuilt from a later slice: its logits are those of a forward over
     // that slice starting at position 0.
@@ -142,7 +168,7 @@ void expect_kv_cache_equals_recompute(DType compute, double tol) {
     std::vector<int32_t> shifted(window.begin() + 5, window.end());
     shifted.resize(size_t(cfg.seq_len + 1), 0);
     const std::vector<float> want = full_logits_at(model, shifted, 4, vocab_real);
-    for (size_t v = 0; v < want.size(); ++v) EXPECT_NEAR(got[v], want[v], tol);
+    for (size_t v = 0; v < want.size(); ++v) EXPECT_NEAR(got[v], want[v], tol) << describe(cfg);
   }
 }
 
@@ -155,9 +181,11 @@ TEST(Generate, StopsAtEotRepeatsForASeedAndSlidesPastTheContext) {
   configs::ModelConfig cfg = trainer_test::small_model(/*vocab=*/40, /*seq_len=*/12, /*d_model=*/16, /*d_ff=*/32);
   const int vocab_real = 37;
   const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
-  model::Gpt2Model model(cfg, vocab_real, 1, ops, Device::kCpu, {DType::F32, DType::F32}, kiln_test::self_comm());
-  model.params().init(11, ops);
-  inference::Generator gen(cfg, model.params(), vocab_real, ops);
+  const std::unique_ptr<model::Model> model =
+      model::make_model(cfg, vocab_real, 1, ops, Device::kCpu, {DType::F32, DType::F32}, kiln_test::self_comm());
+  model->params().init(11, ops);
+  const std::unique_ptr<inference::Generator> gen_ptr = inference::make_generator(cfg, model->params(), vocab_real, ops);
+  inference::Generator& gen = *gen_ptr;
   const auto run = [&](const inference::SamplingOptions& o, int eot, int* rebuilds) {
     std::vector<int32_t> out;
     *rebuilds = 0;

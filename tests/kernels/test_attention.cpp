@@ -48,7 +48,7 @@ void naive_attention(const std::vector<double>& qkv, int64_t B, int64_t T, int64
 TEST(Attention, MatchesNaiveFullMatrixInDouble) {
   const int64_t B = 2, T = 9, C = 12, NH = 3;
   std::vector<double> qkv = randn(B * T * 3 * C, 200, 1.5), out = zeros(B * T * C), lse = zeros(B * NH * T);
-  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH),
+  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), int(NH),
                               Stream::host());
   std::vector<double> want_out, want_lse;
   naive_attention(qkv, B, T, C, NH, &want_out, &want_lse);
@@ -60,7 +60,7 @@ TEST(Attention, Fp32MatchesNaiveAtTrainingShape) {
   const int64_t B = 1, T = 128, C = 96, NH = 3;
   const std::vector<double> qkv64 = randn(B * T * 3 * C, 201);
   std::vector<float> qkv = convert<float>(qkv64), out(static_cast<size_t>(B * T * C)), lse(static_cast<size_t>(B * NH * T));
-  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH),
+  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), int(NH),
                               Stream::host());
   std::vector<double> want_out, want_lse;
   naive_attention(convert<double>(qkv), B, T, C, NH, &want_out, &want_lse);
@@ -78,7 +78,7 @@ TEST(Attention, FutureTokensDoNotChangeEarlierOutputs) {
   auto forward = [&](std::vector<float>& x, std::vector<float>& out, std::vector<float>& lse) {
     out.assign(size_t(B * T * C), 0.f);
     lse.assign(size_t(B * NH * T), 0.f);
-    cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(x, {B, T, 3 * C}), int(NH),
+    cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(x, {B, T, 3 * C}), int(NH), int(NH),
                                 Stream::host());
   };
   std::vector<float> out_a, lse_a, out_b, lse_b;
@@ -112,8 +112,9 @@ TEST(Attention, GradientFlowsOnlyToThePast) {
   for (int64_t t = t0; t < T; ++t)
     for (int64_t c = 0; c < C; ++c) dout[size_t(t * C + c)] = 0.0;
   std::vector<double> out = zeros(B * T * C), lse = zeros(B * NH * T), dqkv = zeros(B * T * 3 * C);
-  cpu::attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, C, NH);
-  cpu::attention_backward_ref(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+  cpu::attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, cpu::AttentionGeometry(NH, NH, C / NH));
+  cpu::attention_backward_ref(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T,
+                                cpu::AttentionGeometry(NH, NH, C / NH));
   double past = 0;
   for (int64_t t = 0; t < T; ++t)
     for (int64_t c = 0; c < 3 * C; ++c) {
@@ -131,7 +132,7 @@ TEST(Attention, SingleTokenOutputIsItsValue) {
   // T = 1: the only key is the token itself, probability 1, out = v, lse = q.k * scale.
   const int64_t B = 3, T = 1, C = 6, NH = 2, hs = 3;
   std::vector<double> qkv = randn(B * 3 * C, 230), out = zeros(B * C), lse = zeros(B * NH);
-  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH),
+  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), int(NH),
                               Stream::host());
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < NH; ++h) {
@@ -163,7 +164,7 @@ TEST(AttentionCached, ChunkedFeedingMatchesNaiveFullMatrix) {
     const int64_t n = pos == 0 ? 4 : 1;
     std::vector<double> rows(qkv.begin() + pos * 3 * C, qkv.begin() + (pos + n) * 3 * C), out = zeros(n * C);
     cpu_ops().attention_cached_forward(view(out, {n, C}), view(rows, {n, 3 * C}), view(kc, {maxT, C}),
-                                       view(vc, {maxT, C}), int(pos), int(NH), Stream::host());
+                                       view(vc, {maxT, C}), int(pos), int(NH), int(NH), Stream::host());
     std::copy(out.begin(), out.end(), got.begin() + pos * C);
     pos += n;
   }
@@ -179,7 +180,7 @@ TEST(AttentionCached, RefusesPositionsPastTheCache) {
   const int64_t C = 4, maxT = 3;
   std::vector<double> qkv = randn(2 * 3 * C, 205), out = zeros(2 * C), kc = zeros(maxT * C), vc = zeros(maxT * C);
   EXPECT_DEATH(cpu_ops().attention_cached_forward(view(out, {2, C}), view(qkv, {2, 3 * C}), view(kc, {maxT, C}),
-                                                  view(vc, {maxT, C}), 2, 1, Stream::host()),
+                                                  view(vc, {maxT, C}), 2, 1, 1, Stream::host()),
                "do not fit the cache of 3");
 }
 

@@ -128,12 +128,12 @@ TEST(Conventions, AttentionGeluSoftmaxOverwrite) {
   const int64_t B = 1, T = 5, C = 8, NH = 2;
   std::vector<float> qkv = randf(B * T * 3 * C, 40), dout = randf(B * T * C, 41);
   std::vector<float> out = nans(B * T * C), lse = nans(B * NH * T);
-  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), kHost);
+  cpu_ops().attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), int(NH), kHost);
   for (float v : out) ASSERT_TRUE(std::isfinite(v));
   for (float v : lse) ASSERT_TRUE(std::isfinite(v));
   auto attn_bwd = [&](std::vector<float> dqkv) {
     cpu_ops().attention_backward(view(dqkv, {B, T, 3 * C}), view(dout, {B, T, C}), view(qkv, {B, T, 3 * C}),
-                                 view(out, {B, T, C}), view(lse, {B, NH, T}), int(NH), kHost);
+                                 view(out, {B, T, C}), view(lse, {B, NH, T}), int(NH), int(NH), kHost);
     return dqkv;
   };
   expect_overwritten("dqkv", attn_bwd(nans(B * T * 3 * C)), attn_bwd(zerosf(B * T * 3 * C)));

@@ -102,18 +102,19 @@ TEST_P(GradCheck, Attention) {
   std::vector<double> out = zeros(B * T * C), lse = zeros(B * NH * T);
   auto forward = [&] {
     if (by_table())
-      ops.attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), s);
+      ops.attention_forward(view(out, {B, T, C}), view(lse, {B, NH, T}), view(qkv, {B, T, 3 * C}), int(NH), int(NH), s);
     else
-      cpu::attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, C, NH);
+      cpu::attention_forward_ref(out.data(), lse.data(), qkv.data(), B, T, cpu::AttentionGeometry(NH, NH, C / NH));
   };
   auto loss = [&] { forward(); return dot(w, out); };
   forward();
   std::vector<double> dqkv = zeros(B * T * 3 * C);
   if (by_table())
     ops.attention_backward(view(dqkv, {B, T, 3 * C}), view(w, {B, T, C}), view(qkv, {B, T, 3 * C}),
-                           view(out, {B, T, C}), view(lse, {B, NH, T}), int(NH), s);
+                           view(out, {B, T, C}), view(lse, {B, NH, T}), int(NH), int(NH), s);
   else
-    cpu::attention_backward_ref(dqkv.data(), w.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+    cpu::attention_backward_ref(dqkv.data(), w.data(), qkv.data(), out.data(), lse.data(), B, T,
+                                cpu::AttentionGeometry(NH, NH, C / NH));
   EXPECT_LT(grad_check(tag("attention.qkv"), qkv, loss, dqkv), kGradTol);
 }
 

@@ -81,9 +81,9 @@ struct AttentionProblem : Problem {
   std::vector<std::vector<double>*> inputs() override { return {&qkv, &dout}; }
   Outputs run(DType act) const override {
     TypedTensor Q(act, {B, T, 3 * C}, qkv), out(act, {B, T, C}), lse(wide(act), {B, NH, T});
-    cpu_ops().attention_forward(out.t(), lse.t(), Q.t(), int(NH), kHost);
+    cpu_ops().attention_forward(out.t(), lse.t(), Q.t(), int(NH), int(NH), kHost);
     TypedTensor D(act, {B, T, C}, dout), dqkv(act, {B, T, 3 * C});
-    cpu_ops().attention_backward(dqkv.t(), D.t(), Q.t(), out.t(), lse.t(), int(NH), kHost);
+    cpu_ops().attention_backward(dqkv.t(), D.t(), Q.t(), out.t(), lse.t(), int(NH), int(NH), kHost);
     return {{"out", out.get(), true}, {"lse", lse.get(), false}, {"dqkv", dqkv.get(), true}};
   }
 };

@@ -15,8 +15,8 @@ void check_attention(DType dt, int64_t B, int64_t T, int64_t C, int64_t NH) {
   TypedTensor qkv(dt, {B, T, 3 * C}, randn(B * T * 3 * C, 60)), dout(dt, {B, T, C}, randn(B * T * C, 61));
   TypedTensor out(dt, {B, T, C}), lse(DType::F32, {B, NH, T});
   GpuTensor qkvg(qkv), doutg(dout), outg(dt, {B, T, C}), lseg(DType::F32, {B, NH, T});
-  cpu_ops().attention_forward(out.t(), lse.t(), qkv.t(), int(NH), Stream::host());
-  gpu_ops().attention_forward(outg.t(), lseg.t(), qkvg.t(), int(NH), kStream);
+  cpu_ops().attention_forward(out.t(), lse.t(), qkv.t(), int(NH), int(NH), Stream::host());
+  gpu_ops().attention_forward(outg.t(), lseg.t(), qkvg.t(), int(NH), int(NH), kStream);
   expect_close(outg.get(), out.get(), tol_for(dt), label("attention out", dt, shape));
   expect_close(lseg.get(), lse.get(), 1e-5, label("attention lse", dt, shape));
 
@@ -25,8 +25,8 @@ void check_attention(DType dt, int64_t B, int64_t T, int64_t C, int64_t NH) {
   TypedTensor dqkv(dt, {B, T, 3 * C});
   TypedTensor garbage(dt, {B, T, 3 * C}, randn(B * T * 3 * C, 62, 100.0));
   GpuTensor dqkvg(garbage), out_in(out), lse_in(lse);
-  cpu_ops().attention_backward(dqkv.t(), dout.t(), qkv.t(), out.t(), lse.t(), int(NH), Stream::host());
-  gpu_ops().attention_backward(dqkvg.t(), doutg.t(), qkvg.t(), out_in.t(), lse_in.t(), int(NH), kStream);
+  cpu_ops().attention_backward(dqkv.t(), dout.t(), qkv.t(), out.t(), lse.t(), int(NH), int(NH), Stream::host());
+  gpu_ops().attention_backward(dqkvg.t(), doutg.t(), qkvg.t(), out_in.t(), lse_in.t(), int(NH), int(NH), kStream);
   expect_close(dqkvg.get(), dqkv.get(), tol_for(dt), label("attention dqkv", dt, shape));
 }
 
@@ -56,8 +56,8 @@ TEST(CudaAttention, IsCausal) {
   TypedTensor qa(DType::F32, {B, T, 3 * C}, a), qb(DType::F32, {B, T, 3 * C}, b);
   GpuTensor ga(qa), gb(qb), oa(DType::F32, {B, T, C}), ob(DType::F32, {B, T, C});
   GpuTensor la(DType::F32, {B, NH, T}), lb(DType::F32, {B, NH, T});
-  gpu_ops().attention_forward(oa.t(), la.t(), ga.t(), int(NH), kStream);
-  gpu_ops().attention_forward(ob.t(), lb.t(), gb.t(), int(NH), kStream);
+  gpu_ops().attention_forward(oa.t(), la.t(), ga.t(), int(NH), int(NH), kStream);
+  gpu_ops().attention_forward(ob.t(), lb.t(), gb.t(), int(NH), int(NH), kStream);
   const std::vector<double> va = oa.get(), vb = ob.get();
   for (int64_t i = 0; i < t * C; ++i) ASSERT_EQ(va[size_t(i)], vb[size_t(i)]) << "output " << i << " saw the future";
   double changed = 0;
@@ -72,9 +72,9 @@ TEST(CudaAttention, IsDeterministic) {
       dout(DType::BF16, {B, T, C}, randn(B * T * C, 65));
   GpuTensor q(qkv), d(dout), o(DType::BF16, {B, T, C}), l(DType::F32, {B, NH, T});
   GpuTensor dq1(DType::BF16, {B, T, 3 * C}), dq2(DType::BF16, {B, T, 3 * C});
-  gpu_ops().attention_forward(o.t(), l.t(), q.t(), int(NH), kStream);
-  gpu_ops().attention_backward(dq1.t(), d.t(), q.t(), o.t(), l.t(), int(NH), kStream);
-  gpu_ops().attention_backward(dq2.t(), d.t(), q.t(), o.t(), l.t(), int(NH), kStream);
+  gpu_ops().attention_forward(o.t(), l.t(), q.t(), int(NH), int(NH), kStream);
+  gpu_ops().attention_backward(dq1.t(), d.t(), q.t(), o.t(), l.t(), int(NH), int(NH), kStream);
+  gpu_ops().attention_backward(dq2.t(), d.t(), q.t(), o.t(), l.t(), int(NH), int(NH), kStream);
   EXPECT_EQ(dq1.get(), dq2.get());
 }
 
@@ -93,8 +93,8 @@ void check_cached(DType dt, int64_t C, int64_t NH, int64_t maxT, int64_t prompt,
     const int64_t n = call == 0 ? prompt : 1;
     TypedTensor qkv(dt, {n, 3 * C}, randn(n * 3 * C, 70 + uint64_t(call))), out(dt, {n, C});
     GpuTensor qkvg(qkv), outg(dt, {n, C});
-    cpu_ops().attention_cached_forward(out.t(), qkv.t(), kc.t(), vc.t(), int(pos), int(NH), Stream::host());
-    gpu_ops().attention_cached_forward(outg.t(), qkvg.t(), kcg.t(), vcg.t(), int(pos), int(NH), kStream);
+    cpu_ops().attention_cached_forward(out.t(), qkv.t(), kc.t(), vc.t(), int(pos), int(NH), int(NH), Stream::host());
+    gpu_ops().attention_cached_forward(outg.t(), qkvg.t(), kcg.t(), vcg.t(), int(pos), int(NH), int(NH), kStream);
     expect_close(outg.get(), out.get(), tol_for(dt), label("attention_cached out", dt, shape));
     pos += n;
   }

@@ -55,7 +55,7 @@ TEST(CudaTableDeathTest, ArgumentChecksFailClearly) {
                                     fake_device(DType::F32, {3, 5}), Tensor{}, {}),
                "does not take IC=4");
   EXPECT_DEATH(cuda::attention_forward(fake_device(DType::F32, {1, 2, 256}), fake_device(DType::F32, {1, 1, 2}),
-                                       fake_device(DType::F32, {1, 2, 768}), 1, {}),
+                                       fake_device(DType::F32, {1, 2, 768}), 1, 1, {}),
                "exceeds the CUDA kernel's maximum of 128");
 }
 

@@ -1,9 +1,9 @@
 // tests/model/test_memory_estimate.cpp
 // trainer/memory_estimate.h against what the model really allocates: for several shapes and
 // precisions the estimate of the parameter arena plus the activations must equal, byte for byte,
-// what Gpt2Model's constructor took from the host allocator (kernels::host_bytes_allocated_total,
-// 64-byte rounding included). A new buffer in gpt2.cpp or params.cpp fails this test until
-// memory_estimate.cpp counts it. Also: the overflow and not-enough-memory messages.
+// what the model's constructor (GPT-2 and Llama) took from the host allocator
+// (kernels::host_bytes_allocated_total, 64-byte rounding included). A new buffer in gpt2.cpp,
+// llama.cpp, loss_head.cpp or params.cpp fails this test until memory_estimate.cpp counts it. Also: the overflow and not-enough-memory messages.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -14,6 +14,7 @@
 #include "tests/common/test_support.h"
 #include "model/memory_estimate.h"
 #include "model/gpt2.h"
+#include "model/model.h"
 
 namespace {
 
@@ -70,6 +71,68 @@ TEST(MemoryEstimate, EqualsWhatTheModelAllocates) {
     EXPECT_EQ(uint64_t(e.total - e.zero_shard), allocated) << what;
     EXPECT_EQ(e.zero_shard > 0, c.zero_dp > 0) << what;
   }
+}
+
+// Llama's shapes: GQA k and v (n_kv_head heads), three SwiGLU matrices (gate|up packed with no gap
+// between them), RMSNorm without biases or means, no learned positions, an untied lm_head.
+struct LlamaCase {
+  int L, C, F, NH, KV, T, V, B;
+  bool tied;
+  DType compute;
+  int zero_dp;
+};
+
+TEST(MemoryEstimate, EqualsWhatTheLlamaModelAllocates) {
+  const std::vector<LlamaCase> cases = {
+      {2, 32, 48, 4, 2, 8, 256, 2, false, DType::F32, 0},   // GQA 4:2, untied (llama's default)
+      {1, 32, 48, 4, 4, 8, 256, 2, true, DType::F32, 0},    // MHA, tied
+      {3, 24, 40, 6, 2, 7, 130, 3, false, DType::F32, 0},   // odd sizes: 64-alignment gaps everywhere
+      {2, 48, 72, 8, 1, 5, 200, 2, false, DType::BF16, 0},  // multi-query, separate compute copy
+      {2, 32, 56, 4, 2, 6, 128, 2, false, DType::F32, 3},   // ZeRO-1 layout
+      {1, 16, 24, 2, 1, 3, 64, 1, true, DType::F64, 0},     // fp64 compute (gradient checks)
+  };
+  for (const LlamaCase& c : cases) {
+    MemoryShape s;
+    s.model = model_of({c.L, c.C, c.F, c.NH, c.T, c.V, c.B, c.compute, c.zero_dp});
+    s.model.arch = "llama";
+    s.model.n_kv_head = c.KV;
+    s.model.tie_embeddings = c.tied;
+    s.micro_batch = c.B;
+    s.zero_dp = c.zero_dp;
+    s.compute = c.compute;
+    s.master = c.compute == DType::F64 ? DType::F64 : DType::F32;
+    const MemoryEstimate e = model::estimate_model_memory(s);
+    ASSERT_TRUE(e.overflow.empty()) << e.overflow;
+
+    const uint64_t before = kernels::host_bytes_allocated_total();
+    const std::unique_ptr<model::Model> m =
+        model::make_model(s.model, c.V, c.B, kernels::ops_for(kernels::Device::kCpu), kernels::Device::kCpu,
+                          model::ModelPrecision{s.compute, s.master}, kiln_test::self_comm(), c.zero_dp);
+    const uint64_t allocated = kernels::host_bytes_allocated_total() - before;
+    const std::string what = "llama L=" + std::to_string(c.L) + " C=" + std::to_string(c.C) + " KV=" +
+                             std::to_string(c.KV) + (c.tied ? " tied " : " untied ") +
+                             kernels::dtype_name(c.compute) + " zero_dp=" + std::to_string(c.zero_dp);
+    EXPECT_EQ(e.parameters, m->params().total_elements()) << what;
+    EXPECT_EQ(uint64_t(e.master + e.compute + e.grads + e.moments + e.activations), allocated) << what;
+    EXPECT_EQ(uint64_t(e.total - e.zero_shard), allocated) << what;
+  }
+  // The GPT-2 formulas would be wrong for these shapes: the estimate really follows model.arch.
+  MemoryShape gqa;
+  gqa.model = model_of({2, 32, 48, 4, 8, 256, 2, DType::F32, 0});
+  const int64_t as_gpt2 = model::estimate_model_memory(gqa).total;
+  gqa.model.arch = "llama";
+  gqa.model.n_kv_head = 2;
+  EXPECT_NE(model::estimate_model_memory(gqa).total, as_gpt2);
+}
+
+TEST(MemoryEstimate, LlamaDepthIsExtrapolatedExactly) {
+  MemoryShape s;
+  s.model = model_of({5, 40, 72, 4, 6, 333, 2, DType::F32, 0});
+  s.model.arch = "llama";
+  s.model.n_kv_head = 2;
+  const MemoryEstimate e = model::estimate_model_memory(s);
+  model::ParamArena arena(model::param_specs(s.model, 333), kernels::Device::kCpu, DType::F32, DType::F32);
+  EXPECT_EQ(e.parameters, arena.total_elements());
 }
 
 TEST(MemoryEstimate, DepthIsExtrapolatedExactly) {

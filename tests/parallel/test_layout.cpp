@@ -102,3 +102,31 @@ TEST(Layout, ZeroIsAllowedWithAnyDp) {
 }
 
 }  // namespace
+
+namespace {
+
+// Llama's grouped-query attention splits the key/value heads over tp as well: 32 query heads on 8
+// key/value heads run on tp 8 but not on tp 16 (refused before anything is allocated, naming both).
+TEST(Layout, LlamaKeyValueHeadsMustSplitOverTp) {
+  configs::Config c;
+  c.model.arch = "llama";
+  c.model.n_head = 32;
+  c.model.d_model = 2048;
+  c.model.n_kv_head = 8;
+  c.model.d_ff = 8192;
+  c.parallel.tp = 8;
+  EXPECT_EQ(parallel::make_layout(8, 3, c).tp_rank, 3);
+  c.parallel.tp = 16;
+  const std::string msg = input_error_of([&] { parallel::make_layout(16, 0, c); });
+  EXPECT_HAS(msg, "parallel.tp = 16 does not divide model.n_kv_head = 8");
+  EXPECT_EQ(msg.find("model.n_head"), std::string::npos) << "32 heads do split 16 ways: " << msg;
+  // A gpt2 config has no key/value heads of its own to check.
+  configs::Config g;
+  g.model.n_head = 16;
+  g.model.d_model = 1024;
+  g.parallel.tp = 16;
+  g.model.d_ff = 4096;
+  EXPECT_NO_THROW(parallel::make_layout(16, 0, g));
+}
+
+}  // namespace

@@ -125,3 +125,64 @@ TEST(CliUse, HelpListsEveryFlag) {
 }
 
 }  // namespace
+
+namespace {
+
+// The same run as a Llama (4 query heads of 4 on 2 key/value heads), trained by the binary with
+// overrides: eval reproduces the trainer's val loss, also under mpirun with tp 2 (one kv head per
+// rank), and sample runs the Llama KV cache (greedy repeats, stdout holds only the text).
+const std::string& trained_llama_run() {
+  static const std::string dir = [] {
+    const std::string d = kiln_test::scratch_dir("cli_use_llama");
+    const Result r = run("train " + prepared(d) +
+                         " model.arch=llama model.n_head=4 model.n_kv_head=2 model.d_ff=24 run.name=llama");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("model llama L=1 H=4 KV=2 C=16 F=24"), std::string::npos) << "the banner names the arch\n"
+                                                                                     << r.out;
+    return d;
+  }();
+  return dir;
+}
+
+TEST(CliLlama, EvalAndSampleUseTheLlamaCheckpoint) {
+  const std::string& dir = trained_llama_run();
+  const std::string run_dir = dir + "/runs/llama";
+  std::ifstream cfg(run_dir + "/config.yaml");
+  const std::string resolved((std::istreambuf_iterator<char>(cfg)), std::istreambuf_iterator<char>());
+  for (const char* key : {"arch: llama", "n_kv_head: 2", "rope_theta: 10000.0", "norm_eps: 1.0e-05",
+                          "tie_embeddings: false"})
+    EXPECT_NE(resolved.find(key), std::string::npos) << key << " missing from the resolved config:\n" << resolved;
+
+  const Result e = run("eval --checkpoint " + run_dir + " --data '" + dir + "/shards/val_*.h5' --batches 1", "/dev/null");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NEAR(last_json_line(e.out)["loss"].get<double>(), last_val_loss(run_dir + "/eval.jsonl"), 1e-12);
+  const std::string all = "eval --checkpoint " + run_dir + " --data '" + dir + "/shards/val_*.h5'";
+  const nlohmann::json one = last_json_line(run(all, "/dev/null").out);
+  const Result tp2 = shell("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 mpirun -np 2 "
+                           "--oversubscribe " + std::string(KILN_BIN) + " " + all + " --tp 2", "/dev/null");
+  ASSERT_EQ(tp2.code, 0) << tp2.out;
+  EXPECT_NEAR(last_json_line(tp2.out)["loss"].get<double>(), one["loss"].get<double>(), 1e-6 * one["loss"].get<double>());
+
+  const std::string base = "sample --checkpoint " + run_dir + " --prompt 'call me' --max-new-tokens 30";
+  const Result a = run(base + " --temperature 0", "/dev/null");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_EQ(a.out.rfind("call me", 0), 0u) << a.out;
+  EXPECT_EQ(a.out.size(), std::string("call me").size() + 30);
+  EXPECT_EQ(run(base + " --temperature 0", "/dev/null").out, a.out);
+}
+
+TEST(CliLlama, ArchitectureKeysAreRefusedOnTheOtherArchitecture) {
+  const std::string d = kiln_test::scratch_dir("cli_llama_keys");
+  const Result r = run("train " + prepared(d) + " model.n_kv_head=2");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("model.n_kv_head: expected no value: it is a model.arch llama key, and this config has "
+                       "model.arch gpt2, got 2"),
+            std::string::npos)
+      << r.out;
+  // tp must split the key/value heads: 4 heads on 2 kv heads cannot run at tp 4.
+  const Result t = run("train " + prepared(d) + " model.arch=llama model.n_head=4 model.n_kv_head=2 parallel.tp=4");
+  EXPECT_EQ(t.code, 2) << t.out;
+  EXPECT_NE(t.out.find("parallel.tp: expected a divisor of model.n_kv_head (2), got 4"), std::string::npos) << t.out;
+}
+
+}  // namespace

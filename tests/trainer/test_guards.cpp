@@ -276,4 +276,41 @@ TEST(ReplayCheck, AForcedMismatchStopsTheRun) {
       << "the state a failed replay check saw is not checkpointed";
 }
 
+// The guards see a model only through model::Model and the arena's names: on a Llama (GQA, SwiGLU,
+// untied head) the non-finite report names Llama's tensors as Hugging Face spells them, a skipped
+// step changes no weight, and the replay check passes on its kernels without changing a loss.
+TEST(GuardedRun, LlamaNamesItsTensorsAndReplaysBitIdentically) {
+  const auto llama = [](const std::string& name) {
+    configs::Config c = guard_config(name);
+    c.model.arch = "llama";
+    c.model.n_head = 4;
+    c.model.n_kv_head = 2;
+    return c;
+  };
+  configs::Config off = llama("llama_replay_off");
+  configs::Config on = llama("llama_replay_on");
+  on.train.replay_check_every = 1;
+  const trainer::RunSummary a = trainer::Trainer(off, kiln_test::one_rank_cpu()).run();
+  const trainer::RunSummary b = trainer::Trainer(on, kiln_test::one_rank_cpu()).run();
+  EXPECT_TRUE(b.guard_stop.empty()) << b.guard_stop;
+  ASSERT_EQ(a.losses.size(), b.losses.size());
+  for (size_t i = 0; i < a.losses.size(); ++i) EXPECT_EQ(a.losses[i], b.losses[i]) << "step " << i + 1;
+
+  FaultEnv env("nan_grad@3:0");
+  trainer::Trainer t(llama("llama_nan3"), kiln_test::one_rank_cpu());
+  t.train_step();
+  t.train_step();
+  const std::vector<float> before = master_copy(t);
+  testing::internal::CaptureStderr();
+  const trainer::StepResult r3 = t.train_step();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r3.verdict, StepVerdict::kNonFinite);
+  EXPECT_EQ(master_copy(t), before) << "a skipped step leaves every weight as it was";
+  // The fault poisons the first gradient element: the first tensor of Llama's arena.
+  EXPECT_NE(err.find("first non-finite gradient: model.embed_tokens.weight in micro-batch 2 of 2 (1 of "),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(t.train_step().verdict, StepVerdict::kOk);
+}
+
 }  // namespace

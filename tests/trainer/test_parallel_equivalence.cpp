@@ -1,8 +1,9 @@
 // tests/trainer/test_parallel_equivalence.cpp   (run under mpirun -np 4, and -np 2)
-// Parallel code proven by equivalence: 20 training steps of a small GPT-2 under a dp x tp layout
-// give the per-step losses of one rank with the same seed and data, within 1e-5 relative (fp32,
-// CPU, MPI backend). Each rank also computes the one-rank reference itself, so nothing is shared
-// but the shards on disk.
+// Parallel code proven by equivalence: 20 training steps of a small GPT-2, and of a small Llama
+// (8 query heads on 4 key/value heads, so tp 4 splits both), under a dp x tp layout give the
+// per-step losses of one rank with the same seed and data, within 1e-5 relative (fp32, CPU, MPI
+// backend). Each rank also computes the one-rank reference itself, so nothing is shared but the
+// shards on disk.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -46,8 +47,17 @@ std::string corpus() {
   return dir;
 }
 
-configs::Config small_config(const std::string& name) {
+enum class Arch { kGpt2, kLlama };
+
+// GPT-2: 4 heads of 8. Llama: 8 query heads of 4 channels on 4 key/value heads (GQA), SwiGLU 64.
+configs::Config small_config(const std::string& name, Arch arch = Arch::kGpt2) {
   configs::Config c = trainer_test::cpu_run_config(corpus(), name, /*n_head=*/4);
+  if (arch == Arch::kLlama) {
+    c.run.name = "llama_" + name;
+    c.model.arch = "llama";
+    c.model.n_head = 8;
+    c.model.n_kv_head = 4;
+  }
   c.train.global_batch = 8;
   c.train.max_steps = 20;
   c.train.log_every = 5;
@@ -55,20 +65,21 @@ configs::Config small_config(const std::string& name) {
   return c;
 }
 
-std::vector<double> one_rank_losses() {
-  static std::vector<double> losses;
-  if (losses.empty()) {
-    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank())), kiln_test::one_rank_cpu());
-    losses = t.run().losses;
+std::vector<double> one_rank_losses(Arch arch = Arch::kGpt2) {
+  static std::vector<double> losses[2];
+  std::vector<double>& l = losses[int(arch)];
+  if (l.empty()) {
+    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank()), arch), kiln_test::one_rank_cpu());
+    l = t.run().losses;
   }
-  return losses;
+  return l;
 }
 
 // Trains on `comm` (all of whose ranks call this) with tp and zero; returns the per-step losses.
 // timeout_s > 0 arms the collective watchdog, as kiln train does by default.
 std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, int zero, const std::string& name,
-                                  double timeout_s = 0) {
-  configs::Config c = small_config(name);
+                                  Arch arch = Arch::kGpt2, double timeout_s = 0) {
+  configs::Config c = small_config(name, arch);
   c.parallel.tp = tp;
   c.parallel.zero = zero;
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
@@ -78,8 +89,8 @@ std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, 
   return t.run().losses;
 }
 
-void expect_same_losses(const std::vector<double>& got, const char* what) {
-  const std::vector<double> ref = one_rank_losses();
+void expect_same_losses(const std::vector<double>& got, const char* what, Arch arch = Arch::kGpt2) {
+  const std::vector<double> ref = one_rank_losses(arch);
   ASSERT_EQ(got.size(), ref.size()) << what;
   double worst = 0;
   for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(got[i] - ref[i]) / std::fabs(ref[i]));
@@ -105,13 +116,24 @@ TEST(ParallelEquivalence, ZeroOneMatchesOneRank) {
                      "(dp,tp)=(2,1) zero 1");
 }
 
+TEST(ParallelEquivalence, LlamaLayoutsMatchOneRank) {
+  if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
+  const Arch L = Arch::kLlama;
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 0, "dp2_tp2", L), "llama (dp,tp)=(2,2)", L);
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 4, 0, "dp1_tp4", L), "llama (dp,tp)=(1,4)", L);
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 1, 0, "dp4_tp1", L), "llama (dp,tp)=(4,1)", L);
+  const int half = world().rank() / 2;
+  expect_same_losses(layout_losses(world().split(half, world().rank()), 1, 1, "dp2_zero1_" + std::to_string(half), L),
+                     "llama (dp,tp)=(2,1) zero 1", L);
+}
+
 TEST(ParallelEquivalence, UnderTheCollectiveWatchdogToo) {
   // kiln train arms the watchdog by default (parallel.timeout_s): every MPI collective then runs
   // in its non-blocking form through the polling loop (parallel/mpi_watch.cpp). Same model.
   if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
-  expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "watched_dp2_tp2_zero1", 120.0),
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "watched_dp2_tp2_zero1", Arch::kGpt2, 120.0),
                      "(dp,tp)=(2,2) zero 1, watchdog armed");
-  expect_same_losses(layout_losses(world().split(0, world().rank()), 1, 0, "watched_dp4_tp1", 120.0),
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 1, 0, "watched_dp4_tp1", Arch::kGpt2, 120.0),
                      "(dp,tp)=(4,1), watchdog armed");
 }
 
@@ -126,8 +148,8 @@ namespace {
 
 // One optimizer step's traffic, measured by CountingComm on the tp and dp groups, equals the
 // formula of trainer/comm_volume.h (which bench/comm_volume.cpp tabulates for large models).
-void expect_counted_volume(int tp, int zero) {
-  configs::Config c = small_config("count_tp" + std::to_string(tp) + "_z" + std::to_string(zero));
+void expect_counted_volume(int tp, int zero, Arch arch = Arch::kGpt2) {
+  configs::Config c = small_config("count_tp" + std::to_string(tp) + "_z" + std::to_string(zero), arch);
   c.parallel.tp = tp;
   c.parallel.zero = zero;
   const parallel::Layout layout = parallel::make_layout(world().size(), world().rank(), c);
@@ -144,8 +166,8 @@ void expect_counted_volume(int tp, int zero) {
   EXPECT_EQ(tp_count->counts().total(), want.tp_payload) << "tp=" << tp << " zero=" << zero;
   EXPECT_EQ(dp_count->counts().total(), want.dp_payload) << "tp=" << tp << " zero=" << zero;
   if (world().rank() == 0)
-    std::printf("measured bytes per step, (dp,tp)=(%d,%d) zero %d: tp %lld, dp %lld (formula: %lld, %lld)\n", layout.dp,
-                layout.tp, zero, (long long)tp_count->counts().total(), (long long)dp_count->counts().total(),
+    std::printf("measured bytes per step, %s (dp,tp)=(%d,%d) zero %d: tp %lld, dp %lld (formula: %lld, %lld)\n",
+                c.model.arch.c_str(), layout.dp, layout.tp, zero, (long long)tp_count->counts().total(), (long long)dp_count->counts().total(),
                 (long long)want.tp_payload, (long long)want.dp_payload);
 }
 
@@ -155,6 +177,8 @@ TEST(CommVolume, MeasuredBytesEqualTheFormula) {
   expect_counted_volume(2, 1);
   expect_counted_volume(1, 0);
   expect_counted_volume(4, 0);
+  expect_counted_volume(2, 0, Arch::kLlama);
+  expect_counted_volume(2, 1, Arch::kLlama);
 }
 
 }  // namespace
@@ -164,8 +188,8 @@ namespace {
 // Checkpoints under a layout: (2,2) interrupted at step 7 and resumed as (2,2) is bit-identical to
 // the straight (2,2) run; resumed as (1,1), (4,1) or (1,4) it continues the one-rank losses within
 // 1e-5 relative (the checkpoint stores global coordinates; each layout reads its own pieces).
-configs::Config ckpt_config(const std::string& name, int tp, int zero) {
-  configs::Config c = small_config(name);
+configs::Config ckpt_config(const std::string& name, int tp, int zero, Arch arch = Arch::kGpt2) {
+  configs::Config c = small_config(name, arch);
   c.parallel.tp = tp;
   c.parallel.zero = zero;
   c.checkpoint.every = 0;
@@ -180,8 +204,8 @@ trainer::RunSummary run_layout(configs::Config c, std::unique_ptr<parallel::Comm
   return t.run(stop_at);
 }
 
-void expect_tail_close(const std::vector<double>& got, size_t first_step, const char* what) {
-  const std::vector<double> ref = one_rank_losses();
+void expect_tail_close(const std::vector<double>& got, size_t first_step, const char* what, Arch arch = Arch::kGpt2) {
+  const std::vector<double> ref = one_rank_losses(arch);
   ASSERT_EQ(got.size() + first_step - 1, ref.size()) << what;
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i)
@@ -222,6 +246,48 @@ TEST(ParallelCheckpoint, ResumeIsExactAndReshardsToEveryLayout) {
       expect_tail_close(tail, 8, what.c_str());
       world().barrier();
     }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Llama checkpoints: (2,2) stopped at step 7 and resumed as (2,2) is bit-identical to the straight
+// (2,2) run; resumed as (1,1) or (1,4) it continues the one-rank losses within 1e-5 relative (the
+// q|k|v and gate|up parameters are separate tensors in global coordinates, packed only in memory).
+TEST(ParallelCheckpoint, LlamaResumeIsExactAndReshards) {
+  if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
+  const Arch L = Arch::kLlama;
+  const auto split = [] { return world().split(0, world().rank()); };
+  const std::vector<double> straight = run_layout(ckpt_config("ck_straight", 2, 0, L), split()).losses;
+  const trainer::RunSummary first = run_layout(ckpt_config("ck_split", 2, 0, L), split(), 7);
+  ASSERT_TRUE(first.stopped_by_signal);
+  const trainer::RunSummary second = run_layout(ckpt_config("ck_split", 2, 0, L), split());
+  EXPECT_EQ(second.resumed_from_step, 7);
+  std::vector<double> joined = first.losses;
+  joined.insert(joined.end(), second.losses.begin(), second.losses.end());
+  ASSERT_EQ(joined.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i) EXPECT_EQ(joined[i], straight[i]) << "llama step " << i + 1;
+  if (world().rank() == 0) std::printf("llama (2,2) stopped at 7 and resumed: %zu steps bit-identical\n", joined.size());
+
+  const std::string saved = corpus() + "/runs/llama_ck_split/checkpoints/step_00000007";
+  for (const int tp : {1, 4}) {
+    configs::Config c = ckpt_config("ck_from22_tp" + std::to_string(tp), tp, 0, L);
+    c.checkpoint.resume = saved;  // an explicit checkpoint, written by (2,2)
+    std::vector<double> tail;
+    if (tp == 1) {
+      if (world().rank() == 0) tail = trainer::Trainer(c, kiln_test::one_rank_cpu()).run().losses;
+      else {
+        const std::vector<double> ref = one_rank_losses(L);
+        tail.assign(ref.begin() + 7, ref.end());
+      }
+    } else {
+      tail = run_layout(c, split()).losses;
+    }
+    const std::string what = "llama saved (2,2) -> resumed (1," + std::to_string(tp) + ")";
+    expect_tail_close(tail, 8, what.c_str(), L);
+    world().barrier();
   }
 }
 

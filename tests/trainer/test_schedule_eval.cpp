@@ -7,6 +7,7 @@
 
 #include "trainer/evaluator.h"
 #include "model/flops.h"
+#include "model/model.h"
 #include "trainer/lr_schedule.h"
 
 namespace {
@@ -56,6 +57,35 @@ TEST(Flops, Gpt2SmallMatchesTheIssueFormula) {
   const int64_t n = model::param_count_without_positions(m);
   EXPECT_EQ(n, 124475904 - 1024 * 768);  // llm.c's 124,475,904 parameters minus wpe
   EXPECT_DOUBLE_EQ(model::flops_per_token(m), 6.0 * double(n) + 12.0 * 12 * 768 * 1024);
+}
+
+// Llama's count follows its real shapes: it equals the parameters the arena holds (no positions to
+// leave out), for the 1B preset's grouped-query shape, untied and tied, and for multi-head attention.
+TEST(Flops, LlamaCountsTheRealShapes) {
+  configs::ModelConfig m;
+  m.arch = "llama";
+  m.vocab_size = 50304;
+  m.seq_len = 2048;
+  m.n_layer = 16;
+  m.n_head = 32;
+  m.n_kv_head = 8;
+  m.d_model = 2048;
+  m.d_ff = 8192;
+  m.tie_embeddings = true;
+  const auto arena_count = [](const configs::ModelConfig& c) {
+    int64_t n = 0;
+    for (const model::ParamSpec& s : model::param_specs(c, 50257)) n += s.shape.numel();
+    return n;
+  };
+  EXPECT_EQ(model::param_count_without_positions(m), 1076168704);  // docs/METRICS.md's example
+  EXPECT_EQ(model::param_count_without_positions(m), arena_count(m));
+  EXPECT_NEAR(model::flops_per_token(m), 7.262318592e9, 1.0);
+  m.tie_embeddings = false;
+  EXPECT_EQ(model::param_count_without_positions(m), 1076168704 + 50304 * 2048);
+  EXPECT_EQ(model::param_count_without_positions(m), arena_count(m));
+  m.n_kv_head = 32;  // multi-head: k and v as large as q
+  EXPECT_EQ(model::param_count_without_positions(m), arena_count(m));
+  EXPECT_EQ(model::param_count_without_positions(m) - (1076168704 + 50304 * 2048), 16 * 2 * (2048 * 2048 - 512 * 2048));
 }
 
 }  // namespace

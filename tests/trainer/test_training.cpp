@@ -14,6 +14,7 @@
 #include "tests/common/test_support.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "trainer/optimizer.h"
+#include "model/gpt2.h"
 #include "trainer/trainer.h"
 #include "tests/common/one_rank.h"
 

@@ -27,6 +27,16 @@ inline configs::ModelConfig small_model(int vocab, int seq_len, int d_model, int
   return m;
 }
 
+// A Llama of the same size class: n_head heads of d_model/n_head (even) channels on n_kv_head
+// key/value heads, SwiGLU width d_ff; untied unless the caller ties it.
+inline configs::ModelConfig small_llama(int vocab, int seq_len, int d_model, int n_head, int n_kv_head, int d_ff) {
+  configs::ModelConfig m = small_model(vocab, seq_len, d_model, d_ff);
+  m.arch = "llama";
+  m.n_head = n_head;
+  m.n_kv_head = n_kv_head;
+  return m;
+}
+
 // B rows of T+1 ids uniform in [0, vocab), a pure function of seed.
 inline std::vector<int32_t> random_windows(int B, int T, int vocab, uint64_t seed) {
   std::vector<int32_t> w(size_t(B) * (T + 1));
