@@ -1,10 +1,12 @@
 // kernels/cpu/attention.cpp
-// Ops entry points for causal multi-head attention: shape/dtype checks, then dispatch to the
-// templated math in attention.h. Called through kernels::cpu::kOps.
+// Ops entry points for causal multi-head attention: shape/dtype checks, then dispatch: fp32 to the
+// blocked sgemm version (attention_blocked.h), fp64 to the templated reference in attention.h.
+// Called through kernels::cpu::kOps.
 // Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
 #include "kernels/cpu/attention.h"
 
 #include "kernels/attention_cached_shapes.h"
+#include "kernels/cpu/attention_blocked.h"
 #include "kernels/cpu/dispatch.h"
 
 namespace kernels::cpu {
@@ -33,7 +35,11 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream) {
                  {{&out, Access::kWrite, "out"}, {&lse, Access::kWrite, "lse", true}, {&qkv, Access::kRead, "qkv"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), B, T, C, n_head);
+                   if constexpr (std::is_same_v<Real, float>)
+                     attention_forward_blocked(simd::active(), out.as<float>(), lse.as<float>(), qkv.as<float>(), B, T,
+                                               C, n_head);
+                   else
+                     attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), B, T, C, n_head);
                  });
 }
 
@@ -54,8 +60,12 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
                   {&lse, Access::kRead, "lse", true}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   attention_backward_ref<Real>(dqkv.as<Real>(), dout.as<Real>(), qkv.as<Real>(), out.as<Real>(),
-                                                lse.as<Real>(), B, T, C, n_head);
+                   if constexpr (std::is_same_v<Real, float>)
+                     attention_backward_blocked(simd::active(), dqkv.as<float>(), dout.as<float>(), qkv.as<float>(),
+                                                out.as<float>(), lse.as<float>(), B, T, C, n_head);
+                   else
+                     attention_backward_ref<Real>(dqkv.as<Real>(), dout.as<Real>(), qkv.as<Real>(), out.as<Real>(),
+                                                  lse.as<Real>(), B, T, C, n_head);
                  });
 }
 
@@ -71,8 +81,12 @@ void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_c
                   {&v_cache, Access::kReadWrite, "v_cache"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   attention_cached_forward_ref<Real>(out.as<Real>(), qkv.as<Real>(), k_cache.as<Real>(),
-                                                      v_cache.as<Real>(), pos0, n, C, n_head);
+                   if constexpr (std::is_same_v<Real, float>)
+                     attention_cached_forward_blocked(simd::active(), out.as<float>(), qkv.as<float>(),
+                                                      k_cache.as<float>(), v_cache.as<float>(), pos0, n, C, n_head);
+                   else
+                     attention_cached_forward_ref<Real>(out.as<Real>(), qkv.as<Real>(), k_cache.as<Real>(),
+                                                        v_cache.as<Real>(), pos0, n, C, n_head);
                  });
 }
 
