@@ -1,5 +1,6 @@
 // kernels/cpu/gemm.cpp
-// gemm() (declared in matmul.h): the one place kiln calls BLAS, and the one thread pool.
+// gemm() (declared in matmul.h): every matrix product of the CPU backend, the one place kiln calls
+// BLAS, and the one thread pool. gemm.h says which code computes an fp32 product.
 //
 // kiln's CPU threads are OpenMP's. OpenBLAS, left alone, runs a second pool of its own threads,
 // and on a 2-core machine the two fight: OpenMP threads spin at their barriers while OpenBLAS's
@@ -7,16 +8,23 @@
 // made single-threaded, whatever build of OpenBLAS is installed (pthread, OpenMP or serial), and
 // gemm() splits a large product itself: the rows (or columns) of C are cut into one block per
 // OpenMP thread, each computed by one single-threaded sgemm/dgemm call inside kiln's parallel
-// region. Called from inside a parallel region (attention's per-head tasks), gemm() runs on the
-// calling thread. A split never cuts the K dimension, so every element of C is one thread's
-// unchanged sum: results do not depend on the thread count.
+// region. Called from inside a parallel region, gemm() runs on the calling thread. A split never
+// cuts the K dimension, so with kiln's sgemm every element of C is the same FMA chain whatever the
+// thread count; OpenBLAS's edge kernels may round a block's last rows differently, so on its path
+// results are deterministic for a given thread count (as they were with its own threads).
+#include "kernels/cpu/gemm.h"
+
 #include <cblas.h>
 #include <omp.h>
 
+#include <cstdlib>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
 
@@ -39,10 +47,26 @@ constexpr int64_t kSplitWork = int64_t(1) << 21;
 // Blocks of C are cut at multiples of this many rows/columns (the BLAS micro-kernels' tile sizes).
 constexpr int64_t kSplitAlign = 16;
 
+// K at or below which the avx2 level uses kiln's sgemm (gemm.h).
+constexpr int64_t kKilnSgemmMaxKAvx2 = 512;
+
+GemmChoice gemm_choice() {
+  static const GemmChoice choice = parse_gemm_choice(std::getenv("KILN_CPU_GEMM"));
+  return choice;
+}
+
+// fp32: kiln's own product at the active SIMD level (simd/gemm_impl.h) with this thread's scratch,
+// or OpenBLAS's (gemm.h says which).
 void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
-              to_blas(ldb), beta, C, to_blas(ldc));
+  if (!fp32_gemm_is_kilns(K)) {
+    cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
+                to_blas(ldb), beta, C, to_blas(ldc));
+    return;
+  }
+  thread_local std::vector<float> work;
+  if (work.empty()) work.resize(size_t(simd::kGemmWorkspaceFloats));
+  simd::active().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work.data());
 }
 void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
                const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
@@ -77,6 +101,28 @@ void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, Real alpha, c
 }
 
 }  // namespace
+
+GemmChoice parse_gemm_choice(const char* value) {
+  const std::string v = value ? value : "";
+  if (v.empty() || v == "auto") return GemmChoice::kAuto;
+  if (v == "kiln") return GemmChoice::kKiln;
+  if (v == "blas") return GemmChoice::kBlas;
+  throw InputError("KILN_CPU_GEMM=" + v + ": expected kiln, blas or auto");
+}
+
+bool fp32_gemm_is_kilns(int64_t K) {
+  switch (gemm_choice()) {
+    case GemmChoice::kKiln: return true;
+    case GemmChoice::kBlas: return false;
+    case GemmChoice::kAuto: break;
+  }
+  switch (simd::active_isa()) {
+    case simd::Isa::kAvx512: return true;
+    case simd::Isa::kAvx2: return K <= kKilnSgemmMaxKAvx2;
+    case simd::Isa::kBaseline: break;
+  }
+  return false;
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -17,7 +18,9 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_blocked.h"
 #include "kernels/cpu/gelu.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/simd/isa.h"
 #include "kernels/cpu/simd/table.h"
@@ -317,6 +320,45 @@ TEST_P(SimdLevel, TileGemmAndTransposeMatchDouble) {
   w.check(level_.name);
 }
 
+// kiln's sgemm (the model's products) against an fp64 product: every transpose pair, alpha and
+// beta, edges in M, N and K (not multiples of the register tile or of the K block), two K blocks.
+TEST_P(SimdLevel, SgemmMatchesDouble) {
+  struct Case {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+  };
+  std::vector<float> work = floats(simd::kGemmWorkspaceFloats);
+  for (const Case c : {Case{false, true, 67, 45, 130, 1.f, 0.f}, Case{false, false, 31, 70, 600, 1.f, 1.f},
+                       Case{true, false, 50, 33, 1100, 1.f, 1.f}, Case{true, true, 13, 9, 7, 0.5f, 0.25f},
+                       Case{false, true, 1, 1, 1, 1.f, 0.f}, Case{false, true, 200, 4200, 3, 1.f, 0.f}}) {
+    const int64_t lda = c.ta ? c.M + 3 : c.K + 5, ldb = c.tb ? c.K + 2 : c.N + 1, ldc = c.N + 4;  // padded rows
+    const std::vector<float> A = convert<float>(randn((c.ta ? c.K : c.M) * lda, 400)),
+                             B = convert<float>(randn((c.tb ? c.N : c.K) * ldb, 401));
+    const std::vector<float> C0 = convert<float>(randn(c.M * ldc, 402));
+    std::vector<float> C = C0;
+    K().sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc, work.data());
+    Worst w{"sgemm (vs fp64)"};
+    for (int64_t i = 0; i < c.M; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        if (j >= c.N) {  // the padding of C's rows is not touched
+          ASSERT_EQ(C[size_t(i * ldc + j)], C0[size_t(i * ldc + j)]) << "wrote past column N";
+          continue;
+        }
+        double want = 0, scale = std::fabs(double(c.beta) * C0[size_t(i * ldc + j)]);
+        for (int64_t k = 0; k < c.K; ++k) {
+          const double a = c.ta ? A[size_t(k * lda + i)] : A[size_t(i * lda + k)];
+          const double b = c.tb ? B[size_t(j * ldb + k)] : B[size_t(k * ldb + j)];
+          want += a * b;
+          scale += std::fabs(c.alpha * a * b);
+        }
+        want = c.alpha * want + double(c.beta) * C0[size_t(i * ldc + j)];
+        w.add(std::fabs(C[size_t(i * ldc + j)] - want), simd::kSgemmMaxRelError * scale, double(i * c.N + j));
+      }
+    w.check(level_.name);
+  }
+}
+
 struct AttnShape {
   int64_t B, T, C, NH;
 };
@@ -415,6 +457,77 @@ TEST_P(SimdLevel, BitIdenticalUnderAnyThreadCount) {
 INSTANTIATE_TEST_SUITE_P(AllLevels, SimdLevel, ::testing::Range(0, int(std::size(kLevels))), level_name);
 
 // ---- dispatch ---------------------------------------------------------------------------------
+
+TEST(CpuGemm, ChoiceFollowsLevelAndK) {
+  EXPECT_EQ(cpu::parse_gemm_choice(nullptr), cpu::GemmChoice::kAuto);
+  EXPECT_EQ(cpu::parse_gemm_choice("kiln"), cpu::GemmChoice::kKiln);
+  EXPECT_EQ(cpu::parse_gemm_choice("blas"), cpu::GemmChoice::kBlas);
+  try {
+    cpu::parse_gemm_choice("mkl");
+    ADD_FAILURE() << "an unknown choice was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("KILN_CPU_GEMM=mkl"), std::string::npos) << e.what();
+  }
+  if (std::getenv("KILN_CPU_GEMM") != nullptr) GTEST_SKIP() << "KILN_CPU_GEMM is set: the automatic choice is off";
+  const simd::Isa saved = simd::active_isa();
+  simd::set_active_isa(simd::Isa::kBaseline);
+  EXPECT_FALSE(cpu::fp32_gemm_is_kilns(128));
+  if (simd::isa_supported(simd::Isa::kAvx2)) {
+    simd::set_active_isa(simd::Isa::kAvx2);
+    EXPECT_TRUE(cpu::fp32_gemm_is_kilns(512));
+    EXPECT_FALSE(cpu::fp32_gemm_is_kilns(513));
+  }
+  if (simd::isa_supported(simd::Isa::kAvx512)) {
+    simd::set_active_isa(simd::Isa::kAvx512);
+    EXPECT_TRUE(cpu::fp32_gemm_is_kilns(3072));
+  }
+  simd::set_active_isa(saved);
+}
+
+// gemm() splits a product over the threads by rows or columns, never K. With kiln's sgemm each C
+// element is the same FMA chain wherever its block starts, so 1 and 2 threads agree bit for bit;
+// OpenBLAS's edge kernels may round a block's last rows differently, so there (K > 512 at avx2)
+// only a repeat under the same thread count is bit-identical.
+TEST(CpuGemm, BitIdenticalUnderAnyThreadCountWithKilnsSgemm) {
+  for (int64_t K : {int64_t(128), int64_t(768)}) {
+    const int64_t M = 1000, N = 300;
+    const std::vector<float> A = convert<float>(randn(M * K, 420)), B = convert<float>(randn(N * K, 421));
+    std::vector<float> one = floats(M * N), two = floats(M * N), again = floats(M * N);
+    omp_set_num_threads(1);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, one.data(), N);
+    omp_set_num_threads(2);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, two.data(), N);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, again.data(), N);
+    if (cpu::fp32_gemm_is_kilns(K)) {
+      EXPECT_EQ(one, two) << "K " << K;
+    }
+    EXPECT_EQ(two, again) << "K " << K;
+  }
+}
+
+// The matmul op gives the same numbers through either code path, within the products' rounding.
+TEST(CpuGemm, MatmulOpMatchesDoubleAtEveryLevel) {
+  const int64_t N = 96, IC = 700, OC = 50;  // IC > 512: OpenBLAS at avx2; both paths run below
+  const std::vector<double> x64 = randn(N * IC, 410), w64 = randn(OC * IC, 411);
+  std::vector<double> want = doubles(N * OC), xd = x64, wd = w64;
+  cpu::matmul_forward_ref<double>(want.data(), xd.data(), wd.data(), nullptr, N, IC, OC);
+  const simd::Isa saved = simd::active_isa();
+  for (int i = 0; i < simd::kIsaCount; ++i) {
+    if (!simd::isa_supported(simd::Isa(i))) continue;
+    simd::set_active_isa(simd::Isa(i));
+    for (int64_t ic : {IC, int64_t(300)}) {
+      std::vector<float> x = convert<float>(std::vector<double>(x64.begin(), x64.begin() + N * ic));
+      std::vector<float> w(size_t(OC * ic)), y = floats(N * OC);
+      for (int64_t o = 0; o < OC; ++o)
+        for (int64_t k = 0; k < ic; ++k) w[size_t(o * ic + k)] = float(w64[size_t(o * IC + k)]);
+      std::vector<double> want_ic = doubles(N * OC), xdi = convert<double>(x), wdi = convert<double>(w);
+      cpu::matmul_forward_ref<double>(want_ic.data(), xdi.data(), wdi.data(), nullptr, N, ic, OC);
+      cpu_ops().matmul_forward(view(y, {N, OC}), view(x, {N, ic}), view(w, {OC, ic}), Tensor{}, Stream::host());
+      EXPECT_LT(rel_err(y, want_ic), 1e-6) << simd::isa_name(simd::Isa(i)) << " IC " << ic;
+    }
+  }
+  simd::set_active_isa(saved);
+}
 
 TEST(SimdIsa, ParsesLevelNamesAndRefusesOthers) {
   EXPECT_EQ(simd::parse_isa(nullptr), simd::best_isa());

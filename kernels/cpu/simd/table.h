@@ -39,6 +39,10 @@ constexpr double kLayernormMaxError = 1e-5;         // out: this (3 |w| + |b| + 
 constexpr double kLayernormGradMaxRelError = 1e-5;  // dx, dweight, dbias: norm-relative per tensor
 constexpr double kXentMaxError = 2e-6;              // loss: this (1 + loss); dlogits: this |dloss|
 constexpr double kAttentionMaxRelError = 2e-6;      // out, lse, dqkv: norm-relative per tensor
+constexpr double kSgemmMaxRelError = 1e-6;          // each C element: this sum |alpha a b| (+ |beta c|)
+
+// Floats of scratch one sgemm call needs (packed blocks of B and A, simd/gemm_impl.h): ~4.2 MiB.
+constexpr int64_t kGemmWorkspaceFloats = int64_t(512) * (4096 + 192) + 16;
 
 // Elements per partial sum of sum_squares: fixed, so the sum is the same under any thread count
 // (reduce.h's kSumSquaresBlock, which reduce.cpp checks equals this).
@@ -74,6 +78,11 @@ struct Kernels {
                     int64_t ldb, float* C, int64_t ldc, bool accumulate);
   // dst (cols, rows; row stride ldd) = src (rows, cols; row stride lds) transposed (exact copies).
   void (*transpose)(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols);
+  // ---- the model's matrix products (gemm_impl.h); single-threaded, gemm.cpp splits over threads ----
+  // C (M,N) = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when transposed (cblas_sgemm's
+  // contract). work: kGemmWorkspaceFloats floats of scratch.
+  void (*sgemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, float* work);
 };
 
 // The table for the active level (isa.h). Cheap: one atomic load and an index.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kernels/cpu/simd/elementwise_impl.h"
+#include "kernels/cpu/simd/gemm_impl.h"
 #include "kernels/cpu/simd/rows_impl.h"
 #include "kernels/cpu/simd/tile_gemm_impl.h"
 
@@ -27,6 +28,7 @@ const Kernels kKernels = {
     .dot = dot,
     .tile_gemm = tile_gemm,
     .transpose = transpose,
+    .sgemm = sgemm,
 };
 
 }  // namespace kernels::cpu::simd::KILN_SIMD_NS

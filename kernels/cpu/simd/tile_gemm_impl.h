@@ -16,44 +16,39 @@
 
 namespace kernels::cpu::simd::KILN_SIMD_NS {
 
-constexpr int kTileRows = 4;       // rows of C per register tile
-constexpr int kTileCols = 2 * kW;  // columns of C per register tile (two vectors)
+// ---- the register tile --------------------------------------------------------------------------
+// MR rows x two vectors of C, summed over k < K: per k, two vector loads of B, MR broadcasts of A,
+// 2 MR fused multiply-adds. MR is 4 for attention's tiles; gemm_impl.h uses its own (6 or 12).
+// A(r, k) = a[r a_row + k a_k]: row-major A (a_k = 1), or a transposed view (a_row = 1) read in
+// place. B(k, j) = B[k ldb + j]: attention passes B as stored, gemm_impl.h a packed panel (ldb = 2kW).
 
-// One register tile: C rows a[0..3] (pointers to A's rows) x columns [0, 2 kW) of B and C, summed
-// over k < K. The hot loop: per k two vector loads of B, four broadcasts of A, eight FMAs.
+template <int MR>
 struct TileAcc {
-  vf c[kTileRows][2];
+  vf c[MR][2];
 };
 
-static inline TileAcc tile_sum_full(const float* const* a, int64_t a_k, int64_t K, const float* B, int64_t ldb) {
-  vf c00 = vf{}, c01 = vf{}, c10 = vf{}, c11 = vf{}, c20 = vf{}, c21 = vf{}, c30 = vf{}, c31 = vf{};
-  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-  for (int64_t k = 0; k < K; ++k, B += ldb, a0 += a_k, a1 += a_k, a2 += a_k, a3 += a_k) {
-    const vf b0 = load(B), b1 = load(B + kW);
-    const vf x0 = splat(*a0), x1 = splat(*a1), x2 = splat(*a2), x3 = splat(*a3);
-    c00 += x0 * b0;
-    c01 += x0 * b1;
-    c10 += x1 * b0;
-    c11 += x1 * b1;
-    c20 += x2 * b0;
-    c21 += x2 * b1;
-    c30 += x3 * b0;
-    c31 += x3 * b1;
-  }
-  return TileAcc{{{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}};
-}
-
-// The same for a tile narrower than 2 kW columns (cols0 + cols1 of them): B is read with partial
-// loads (zeros past the edge), so no load crosses the end of B's row.
-static inline TileAcc tile_sum_edge(const float* const* a, int64_t a_k, int64_t K, const float* B, int64_t ldb,
-                                    int64_t cols0, int64_t cols1) {
-  TileAcc t{};
-  for (int64_t k = 0; k < K; ++k) {
-    const float* b = B + k * ldb;
-    const vf b0 = cols0 == kW ? load(b) : load_part(b, cols0, 0.f);
-    const vf b1 = load_part(b + kW, cols1, 0.f);
-    for (int r = 0; r < kTileRows; ++r) {
-      const vf x = splat(a[r][k * a_k]);
+// Rows past `rows` repeat the last row (computed, never stored); with kFullCols false, B is read
+// with partial loads of `cols` (< 2 kW) columns, zeros beyond, so no load crosses the end of a row.
+template <int MR, bool kFullCols>
+static inline TileAcc<MR> tile_sum(const float* a, int64_t a_row, int64_t a_k, int64_t rows, int64_t K, const float* B,
+                                   int64_t ldb, int64_t cols) {
+  const float* ar[MR];
+  for (int r = 0; r < MR; ++r) ar[r] = a + (r < rows ? r : rows - 1) * a_row;
+  const int64_t cols0 = cols < kW ? cols : kW, cols1 = cols - cols0;
+  TileAcc<MR> t;
+  for (int r = 0; r < MR; ++r) t.c[r][0] = t.c[r][1] = vf{};
+  int64_t off = 0;
+  for (int64_t k = 0; k < K; ++k, B += ldb, off += a_k) {
+    vf b0, b1;
+    if constexpr (kFullCols) {
+      b0 = load(B);
+      b1 = load(B + kW);
+    } else {
+      b0 = cols0 == kW ? load(B) : load_part(B, cols0, 0.f);
+      b1 = load_part(B + kW, cols1, 0.f);
+    }
+    for (int r = 0; r < MR; ++r) {
+      const vf x = splat(ar[r][off]);
       t.c[r][0] += x * b0;
       t.c[r][1] += x * b1;
     }
@@ -61,18 +56,14 @@ static inline TileAcc tile_sum_edge(const float* const* a, int64_t a_k, int64_t 
   return t;
 }
 
-// Rows i0 .. i0+rows-1 (rows <= 4: missing rows repeat the last one and are not stored) x columns
-// j0 .. j0+cols-1 (cols <= 2 kW) of C = A B (or C += A B).
-static inline void tile_4x2(int64_t rows, int64_t cols, int64_t K, const float* A, int64_t a_row, int64_t a_k,
-                            const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate) {
-  const float* a[kTileRows];
-  for (int r = 0; r < kTileRows; ++r) a[r] = A + (r < rows ? r : rows - 1) * a_row;
+// C (rows x cols, row stride ldc) = t, or += t when accumulate.
+template <int MR>
+static inline void tile_store(const TileAcc<MR>& t, int64_t rows, int64_t cols, float* C, int64_t ldc,
+                              bool accumulate) {
   const int64_t cols0 = cols < kW ? cols : kW, cols1 = cols - cols0;
-  const TileAcc t =
-      cols == kTileCols ? tile_sum_full(a, a_k, K, B, ldb) : tile_sum_edge(a, a_k, K, B, ldb, cols0, cols1);
-  for (int r = 0; r < rows; ++r) {
+  for (int r = 0; r < MR && r < rows; ++r) {
     float* c = C + r * ldc;
-    if (cols == kTileCols) {
+    if (cols == 2 * kW) {
       store(c, accumulate ? load(c) + t.c[r][0] : t.c[r][0]);
       store(c + kW, accumulate ? load(c + kW) + t.c[r][1] : t.c[r][1]);
     } else {
@@ -82,15 +73,23 @@ static inline void tile_4x2(int64_t rows, int64_t cols, int64_t K, const float* 
   }
 }
 
+constexpr int kTileRows = 4;       // attention: rows of C per register tile
+constexpr int kTileCols = 2 * kW;  // columns of C per register tile (two vectors)
+
 // C (M,N) = A B (accumulate: C += A B). A(i,k) = A[i a_row + k a_k]; B(k,j) = B[k ldb + j].
 // Column panels outer, so a K x 2kW panel of B stays in L1 while all rows pass over it.
 static void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_row, int64_t a_k, const float* B,
                       int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   for (int64_t j = 0; j < N; j += kTileCols) {
     const int64_t cols = min_i64(kTileCols, N - j);
-    for (int64_t i = 0; i < M; i += kTileRows)
-      tile_4x2(min_i64(kTileRows, M - i), cols, K, A + i * a_row, a_row, a_k, B + j, ldb, C + i * ldc + j, ldc,
-               accumulate);
+    for (int64_t i = 0; i < M; i += kTileRows) {
+      const int64_t rows = min_i64(kTileRows, M - i);
+      const float* a = A + i * a_row;
+      const TileAcc<kTileRows> t = cols == kTileCols
+                                       ? tile_sum<kTileRows, true>(a, a_row, a_k, rows, K, B + j, ldb, cols)
+                                       : tile_sum<kTileRows, false>(a, a_row, a_k, rows, K, B + j, ldb, cols);
+      tile_store(t, rows, cols, C + i * ldc + j, ldc, accumulate);
+    }
   }
 }
 
@@ -120,13 +119,18 @@ static inline void transpose_stage(vf* r) {
     }
 }
 
-static inline void transpose_block(float* dst, int64_t ldd, const float* src, int64_t lds) {
-  vf r[kW];
-  for (int i = 0; i < kW; ++i) r[i] = load(src + i * lds);
+// r[i][j] <-> r[j][i] for a kW x kW block held in kW vectors.
+static inline void transpose_vectors(vf* r) {
   if constexpr (kW >= 16) transpose_stage<8>(r);
   if constexpr (kW >= 8) transpose_stage<4>(r);
   transpose_stage<2>(r);
   transpose_stage<1>(r);
+}
+
+static inline void transpose_block(float* dst, int64_t ldd, const float* src, int64_t lds) {
+  vf r[kW];
+  for (int i = 0; i < kW; ++i) r[i] = load(src + i * lds);
+  transpose_vectors(r);
   for (int i = 0; i < kW; ++i) store(dst + i * ldd, r[i]);
 }
 
