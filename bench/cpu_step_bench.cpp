@@ -4,10 +4,12 @@
 // gradient-norm clip), on random tokens. bench/cpu_vs_torch.sh runs it against a PyTorch loop of the
 // same model; it is also the quickest way to time a kernel change end to end.
 //
-//   kiln_bench_cpu [--shape demo|gpt2-124m] [--batch B] [--seq T] [--warmup N] [--steps N] [--split]
+//   kiln_bench_cpu [--shape demo|gpt2-124m] [--batch B] [--seq T] [--layers L] [--width C] [--heads H]
+//                  [--ff F] [--warmup N] [--steps N] [--split]
 //
 // Shapes: demo = configs/tiny-cpu.yaml's model (4 layers, 4 heads, C 128, F 512, byte vocab 256,
-// B16 T128); gpt2-124m = 12 layers, 12 heads, C 768, F 3072, V 50304 (50257 real), B4 T256.
+// B16 T128); gpt2-124m = 12 layers, 12 heads, C 768, F 3072, V 50304 (50257 real), B4 T256. The
+// other flags change one dimension of the chosen shape (e.g. to time a candidate demo model).
 // Threads: OMP_NUM_THREADS (kiln's one pool; BLAS runs inside it, kernels/cpu/threads.h).
 // Prints one line per timed step and a last line `ms/step median M mean A min m cpu-median c` (what
 // the script parses): wall-clock milliseconds, and the process CPU time per step. --split adds forward / backward /
@@ -35,14 +37,15 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string shape = "demo";
   int batch = 0, seq = 0;  // 0: the shape's default
+  int layers = 0, width = 0, heads = 0, ff = 0;  // 0: the shape's default
   int warmup = 2, steps = 10;
   bool split = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
-               "kiln_bench_cpu: %s\nusage: kiln_bench_cpu [--shape demo|gpt2-124m] [--batch B] [--seq T] "
-               "[--warmup N] [--steps N] [--split]\n",
+               "kiln_bench_cpu: %s\nusage: kiln_bench_cpu [--shape demo|gpt2-124m] [--batch B] [--seq T] [--layers L] "
+               "[--width C] [--heads H] [--ff F] [--warmup N] [--steps N] [--split]\n",
                why.c_str());
   std::exit(2);
 }
@@ -63,6 +66,14 @@ Args parse(int argc, char** argv) {
       a.batch = std::atoi(v.c_str());
     else if (k == "--seq")
       a.seq = std::atoi(v.c_str());
+    else if (k == "--layers")
+      a.layers = std::atoi(v.c_str());
+    else if (k == "--width")
+      a.width = std::atoi(v.c_str());
+    else if (k == "--heads")
+      a.heads = std::atoi(v.c_str());
+    else if (k == "--ff")
+      a.ff = std::atoi(v.c_str());
     else if (k == "--warmup")
       a.warmup = std::atoi(v.c_str());
     else if (k == "--steps")
@@ -71,7 +82,9 @@ Args parse(int argc, char** argv) {
       usage("unknown flag " + k);
   }
   if (a.shape != "demo" && a.shape != "gpt2-124m") usage("--shape is demo or gpt2-124m, got " + a.shape);
-  if (a.steps <= 0 || a.warmup < 0 || a.batch < 0 || a.seq < 0) usage("need --steps > 0, --warmup/--batch/--seq >= 0");
+  if (a.steps <= 0 || a.warmup < 0 || a.batch < 0 || a.seq < 0 || a.layers < 0 || a.width < 0 || a.heads < 0 ||
+      a.ff < 0)
+    usage("need --steps > 0 and the other values >= 0");
   return a;
 }
 
@@ -110,6 +123,11 @@ int main(int argc, char** argv) {
   }
   if (args.batch) B = args.batch;
   if (args.seq) cfg.seq_len = args.seq;
+  if (args.layers) cfg.n_layer = args.layers;
+  if (args.width) cfg.d_model = args.width;
+  if (args.heads) cfg.n_head = args.heads;
+  if (args.ff) cfg.d_ff = args.ff;
+  if (cfg.d_model % cfg.n_head != 0) usage("--width must be a multiple of --heads");
   const kernels::Ops& ops = kernels::ops_for(kernels::Device::kCpu);
   std::printf("kiln_bench_cpu: %s L%d NH%d C%d F%d V%d, B%d T%d, fp32, %d OpenMP threads, cpu kernels %s\n",
               args.shape.c_str(), cfg.n_layer, cfg.n_head, cfg.d_model, cfg.d_ff, cfg.vocab_size, B, cfg.seq_len,
