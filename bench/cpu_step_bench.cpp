@@ -36,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   std::string shape = "demo";
-  int batch = 0, seq = 0;  // 0: the shape's default
+  int batch = 0, seq = 0;                        // 0: the shape's default
   int layers = 0, width = 0, heads = 0, ff = 0;  // 0: the shape's default
   int warmup = 2, steps = 10;
   bool split = false;

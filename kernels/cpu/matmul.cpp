@@ -5,6 +5,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
 
@@ -64,9 +65,13 @@ void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Ten
                   {&weight, Access::kRead, "weight"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
+                   // fp32: the bias gradient by the vectorised column sums (threads split columns).
+                   constexpr bool fast = std::is_same_v<Real, float>;
                    matmul_backward_ref<Real>(dinp.empty() ? nullptr : dinp.as<Real>(), dweight.as<Real>(),
-                                             dbias.empty() ? nullptr : dbias.as<Real>(), dout.as<Real>(),
+                                             dbias.empty() || fast ? nullptr : dbias.as<Real>(), dout.as<Real>(),
                                              inp.as<Real>(), weight.as<Real>(), N, IC, OC);
+                   if constexpr (fast)
+                     if (!dbias.empty()) simd::active().column_sums_add(dbias.as<float>(), dout.as<float>(), N, OC);
                  });
 }
 

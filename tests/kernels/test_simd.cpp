@@ -293,6 +293,19 @@ TEST_P(SimdLevel, SoftmaxXentWithinItsBound) {
   }
 }
 
+// Column sums keep the reference's row order: bit-identical to matmul_backward_ref's fp32 loop.
+TEST_P(SimdLevel, ColumnSumsEqualTheReferenceBitForBit) {
+  for (int64_t C : {int64_t(128), int64_t(771)}) {
+    const int64_t N = 300;
+    const std::vector<float> x = convert<float>(randn(N * C, 395)), start = convert<float>(randn(C, 396));
+    std::vector<float> got = start, want = start;
+    K().column_sums_add(got.data(), x.data(), N, C);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) want[size_t(c)] += x[size_t(n * C + c)];
+    EXPECT_EQ(got, want) << "C " << C;
+  }
+}
+
 // ---- attention --------------------------------------------------------------------------------
 
 TEST_P(SimdLevel, TileGemmAndTransposeMatchDouble) {

@@ -172,6 +172,29 @@ static void layernorm_backward(float* dx, float* dweight, float* dbias, const fl
   });
 }
 
+// ---- column sums (a linear layer's bias gradient) ----------------------------------------------
+
+// out[c] += sum over rows n of x[n C + c] for columns [c0, c1), rows in order (as matmul.h's
+// reference sums them, so every level and thread count gives the reference's bits).
+static void column_sums_range(float* out, const float* x, int64_t N, int64_t C, int64_t c0, int64_t c1) {
+  const int64_t vec_end = c0 + (c1 - c0) / kW * kW;
+  for (int64_t c = c0; c < vec_end; c += kW) {
+    vf acc = load(out + c);
+    for (int64_t n = 0; n < N; ++n) acc += load(x + n * C + c);
+    store(out + c, acc);
+  }
+  for (int64_t c = vec_end; c < c1; ++c) {
+    float acc = out[c];
+    for (int64_t n = 0; n < N; ++n) acc += x[n * C + c];
+    out[c] = acc;
+  }
+}
+
+static void column_sums_add(float* out, const float* x, int64_t N, int64_t C) {
+  parallel_ranges(C, kW, N * C > kParallelRowElements,
+                  [=](int64_t c0, int64_t c1) { column_sums_range(out, x, N, C, c0, c1); });
+}
+
 // ---- softmax + cross-entropy (kernels/cpu/softmax_xent.h) ---------------------------------------
 
 // Per row, over the real columns [0, Vr): m = max, sum = sum exp(x - m), loss = log(sum) - (x_t - m);

@@ -63,6 +63,9 @@ struct Kernels {
                              const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
   void (*softmax_xent)(float* losses, float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V,
                        int64_t Vr, float dloss);
+  // out (C) += column sums of x (N, C), rows in order: a linear layer's bias gradient (exact
+  // reference order: the same bits as matmul_backward_ref's loop).
+  void (*column_sums_add)(float* out, const float* x, int64_t N, int64_t C);
   // ---- one attention row (rows_impl.h); no threads inside: attention_blocked.cpp runs them per head ----
   // s[0, valid) holds raw scores q.k: becomes softmax(scale s[0, valid)), s[valid, n) = 0; returns
   // the scaled row's logsumexp.

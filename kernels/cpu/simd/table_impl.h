@@ -22,6 +22,7 @@ const Kernels kKernels = {
     .layernorm_forward = layernorm_forward,
     .layernorm_backward = layernorm_backward,
     .softmax_xent = softmax_xent,
+    .column_sums_add = column_sums_add,
     .attention_softmax_row = attention_softmax_row,
     .attention_probs_row = attention_probs_row,
     .attention_dscores_row = attention_dscores_row,
