@@ -4,7 +4,7 @@
 // may see, the row softmax, and the output P V are whole-tile products (simd::Kernels::tile_gemm, a
 // register-tiled micro-kernel; simd/tile_gemm_impl.h says why not BLAS) around vectorised row steps.
 // The fp32 path of attention.cpp's entry points; attention.h's per-pair reference stays the fp64
-// path and the ground truth (tests/kernels/test_attention.cpp and test_simd.cpp compare the two).
+// path and the ground truth (tests/kernels/test_attention.cpp and test_simd_products.cpp compare the two).
 //
 // Same layouts and outputs as attention.h: qkv (B,T,3C) = [q | k | v], heads split C into NH x hs,
 // out (B,T,C), lse (B,NH,T). Causality is exact: a tile computes scores against keys [0, its last
@@ -12,7 +12,7 @@
 // columns per row).
 // Threads: one task per (b, h) (per head for the cached forward), each single-threaded, so a result
 // never depends on the thread count. Accuracy against the fp64 reference: out, lse and dqkv within
-// 2e-6 norm-relative (simd/table.h kAttentionMaxRelError; test_simd.cpp, every level).
+// 2e-6 norm-relative (simd/table.h kAttentionMaxRelError; test_simd_products.cpp, every level).
 #pragma once
 
 #include <cstdint>

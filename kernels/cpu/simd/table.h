@@ -1,15 +1,15 @@
 // kernels/cpu/simd/table.h
 // The vectorised fp32 kernels of one SIMD level, as a table of functions (like kernels::Ops, one
 // level down): kernels/cpu/simd/isa_{baseline,avx2,avx512}.cpp each fill one from the same source
-// (elementwise_impl.h, rows_impl.h, tile_gemm_impl.h, listed by table_impl.h) compiled with that
-// level's flags; active() returns the one for isa.h's active level.
+// (elementwise_impl.h, rows_impl.h, tile_gemm_impl.h, gemm_impl.h, listed by table_impl.h) compiled
+// with that level's flags; active() returns the one for isa.h's active level.
 //
-// Called by the CPU op entry points for fp32 work (gelu.cpp, layernorm.cpp, adamw.cpp, reduce.cpp,
-// softmax_xent.cpp) and by attention_blocked.cpp for its row steps. fp64 never comes here: the
+// Called by the CPU op entry points for fp32 work (gelu, layernorm, adamw, reduce, softmax_xent,
+// matmul .cpp), by gemm.cpp (sgemm) and by attention_blocked.cpp. fp64 never comes here: the
 // templated references in kernels/cpu/*.h stay the ground truth and the gradient-check path.
 // Every function computes what the reference of the same name computes (same formula, same order
-// of rows); the error bounds against fp64 are stated where each is implemented and tested in
-// tests/kernels/test_simd.cpp on every level the CPU supports.
+// of rows); the error bound of each against fp64 is below, and tests/kernels/test_simd*.cpp check
+// them on every level the CPU supports.
 // Deliberately no kiln headers here beyond isa.h: the per-level files must not instantiate any
 // shared inline function with their wider instruction set (see vec.h).
 #pragma once
@@ -27,7 +27,7 @@ struct AdamWScalars {
 };
 
 // Error bounds against fp64, one per kernel (the comment at each kernel says where the error comes
-// from; tests/kernels/test_simd.cpp asserts each at every level the CPU runs):
+// from; tests/kernels/test_simd*.cpp assert each at every level the CPU runs):
 constexpr double kExpRelDomainLo = -86.6;           // exp: relative bound for x >= this (n >= -125)...
 constexpr double kExpMaxRelError = 0x1p-22;         // ...|exp - exp64| <= this exp64 (simd/exp.h)
 constexpr double kExpMaxAbsErrorBelow = 0x1p-125;   // ...and absolute below it (results flush to 0)
