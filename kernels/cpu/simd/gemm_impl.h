@@ -27,7 +27,7 @@ constexpr int kGemmNR = 2 * kW;
 // Zen 4/5 and recent Intel): 512 x 16 floats at AVX2 measured best on Zen 3; 256 x 32 at AVX-512.
 constexpr int64_t kGemmKC = kW >= 16 ? 256 : 512;
 constexpr int64_t kGemmMC = 16 * kGemmMR;
-constexpr int64_t kGemmNC = 4096;
+constexpr int64_t kGemmNC = (int64_t(1) << 20) / kGemmKC;  // B block: 1M floats (4 MiB, L3)
 static_assert(kGemmNC % kGemmNR == 0, "column blocks hold whole panels");
 static_assert(kGemmKC * (kGemmNC + kGemmMC) + kW <= kGemmWorkspaceFloats,
               "table.h's workspace holds packed B, packed A and the slack of gemm_pack_a");

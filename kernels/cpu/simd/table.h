@@ -41,8 +41,9 @@ constexpr double kXentMaxError = 2e-6;              // loss: this (1 + loss); dl
 constexpr double kAttentionMaxRelError = 2e-6;      // out, lse, dqkv: norm-relative per tensor
 constexpr double kSgemmMaxRelError = 1e-6;          // each C element: this sum |alpha a b| (+ |beta c|)
 
-// Floats of scratch one sgemm call needs (packed blocks of B and A, simd/gemm_impl.h): ~4.2 MiB.
-constexpr int64_t kGemmWorkspaceFloats = int64_t(512) * (4096 + 192) + 16;
+// Floats of scratch one sgemm call needs (packed blocks of B and A, simd/gemm_impl.h): ~4.3 MiB,
+// one per thread (gemm.cpp).
+constexpr int64_t kGemmWorkspaceFloats = (int64_t(1) << 20) + (int64_t(1) << 16) + 16;
 
 // Elements per partial sum of sum_squares: fixed, so the sum is the same under any thread count
 // (reduce.h's kSumSquaresBlock, which reduce.cpp checks equals this).
