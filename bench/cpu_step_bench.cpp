@@ -1,6 +1,6 @@
 // bench/cpu_step_bench.cpp
 // kiln_bench_cpu: milliseconds per fp32 training step on the CPU backend, through exactly what
-// `kiln train` runs per step (trainer::Gpt2Model forward + backward, trainer::AdamW with its
+// `kiln train` runs per step (model::Gpt2Model forward + backward, trainer::AdamW with its
 // gradient-norm clip), on random tokens. bench/cpu_vs_torch.sh runs it against a PyTorch loop of the
 // same model; it is also the quickest way to time a kernel change end to end.
 //
@@ -30,7 +30,8 @@
 #include "kernels/cpu/simd/isa.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
-#include "trainer/model.h"
+#include "model/gpt2.h"
+#include "parallel/comm_self.h"
 #include "trainer/optimizer.h"
 
 namespace {
@@ -136,10 +137,12 @@ int main(int argc, char** argv) {
               args.shape.c_str(), cfg.n_layer, cfg.n_head, cfg.d_model, cfg.d_ff, cfg.vocab_size, B, cfg.seq_len,
               omp_get_max_threads(), kernels::cpu::simd::isa_name(kernels::cpu::simd::active_isa()));
 
-  trainer::Gpt2Model model(cfg, vocab_real, B, ops, kernels::Device::kCpu, {kernels::DType::F32, kernels::DType::F32});
+  parallel::SelfComm no_tp;  // one process: no tensor parallelism
+  model::Gpt2Model model(cfg, vocab_real, B, ops, kernels::Device::kCpu, {kernels::DType::F32, kernels::DType::F32},
+                         no_tp);
   model.params().init(1337, ops);
   configs::OptimConfig oc;  // GPT-2 defaults, grad_clip 1.0: the norm pass runs as in training
-  trainer::AdamW opt(oc, model.params(), ops);
+  trainer::AdamW opt(oc, model.params(), ops, {0, model.params().total_elements()});
   std::vector<int32_t> windows(size_t(B) * size_t(cfg.seq_len + 1));
   for (size_t i = 0; i < windows.size(); ++i) windows[i] = int32_t(kernels::uniform01(42, i) * vocab_real);
 
@@ -152,7 +155,7 @@ int main(int argc, char** argv) {
     const double t_fwd = ms_since(t0);
     model.backward(1.0f);
     const double t_bwd = ms_since(t0);
-    opt.step(3e-4, 1.0);
+    trainer::adamw_step_one_rank(opt, 3e-4, 1.0);
     const double t_all = ms_since(t0), t_cpu = cpu_ms() - c0, t_main = cpu_ms(CLOCK_THREAD_CPUTIME_ID) - m0;
     if (i < args.warmup) continue;
     total.push_back(t_all);
