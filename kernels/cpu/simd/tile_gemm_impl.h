@@ -12,6 +12,8 @@
 // same whatever the tile position or thread.
 #pragma once
 
+#include <utility>
+
 #include "kernels/cpu/simd/vec.h"
 
 namespace kernels::cpu::simd::KILN_SIMD_NS {
@@ -97,26 +99,27 @@ static void tile_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a
 
 // Transposing a kW x kW block in log2(kW) stages: at stage h, rows i and i + h (bit h of i clear)
 // swap their off-diagonal h-wide blocks, as two-vector shuffles with constant masks (unpack,
-// shuffle and lane-permute instructions once compiled).
+// shuffle and lane-permute instructions once compiled). __builtin_shufflevector (GCC 12+, clang)
+// takes the lane indices as constants, hence the index pack.
 template <int H>
 struct TransposeMasks {
   static constexpr int kLo(int c) { return (c & H) == 0 ? c : kW + c - H; }
   static constexpr int kHi(int c) { return (c & H) == 0 ? c + H : kW + c; }
 };
 
-template <int H>
-static inline void transpose_stage(vf* r) {
-  vi lo, hi;
-  for (int c = 0; c < kW; ++c) {
-    lo[c] = TransposeMasks<H>::kLo(c);
-    hi[c] = TransposeMasks<H>::kHi(c);
-  }
+template <int H, int... C>
+static inline void transpose_stage(vf* r, std::integer_sequence<int, C...>) {
   for (int i = 0; i < kW; ++i)
     if ((i & H) == 0) {
       const vf a = r[i], b = r[i + H];
-      r[i] = __builtin_shuffle(a, b, lo);
-      r[i + H] = __builtin_shuffle(a, b, hi);
+      r[i] = __builtin_shufflevector(a, b, TransposeMasks<H>::kLo(C)...);
+      r[i + H] = __builtin_shufflevector(a, b, TransposeMasks<H>::kHi(C)...);
     }
+}
+
+template <int H>
+static inline void transpose_stage(vf* r) {
+  transpose_stage<H>(r, std::make_integer_sequence<int, kW>{});
 }
 
 // r[i][j] <-> r[j][i] for a kW x kW block held in kW vectors.
