@@ -1,11 +1,13 @@
 // kernels/cpu/adamw.cpp
 // Ops entry point for the AdamW step: checks, the update on the fp32 master (fp64 allowed when
 // every state tensor is fp64), then the optional compute copy refreshed from master by cast().
+// fp32 runs the vectorised kernel of simd/table.h, fp64 the reference in adamw.h.
 // Called through kernels::cpu::kOps by trainer/optimizer. Not here: the math (adamw.h).
 #include "kernels/cpu/adamw.h"
 
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
 
@@ -20,8 +22,11 @@ void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v
                                                         ", must match master (" + dtype_name(master.dtype) + ")"));
   if (master.dtype == DType::F64)
     adamw_update_ref<double>(master.as<double>(), grad.as<double>(), m.as<double>(), v.as<double>(), n, args);
-  else
-    adamw_update_ref<float>(master.as<float>(), grad.as<float>(), m.as<float>(), v.as<float>(), n, args);
+  else  // the bias corrections exactly as adamw_update_ref computes them in fp32
+    simd::active().adamw_update(
+        master.as<float>(), grad.as<float>(), m.as<float>(), v.as<float>(), n,
+        {args.lr, args.beta1, args.beta2, args.eps, args.weight_decay, args.grad_scale,
+         1.0f - std::pow(args.beta1, float(args.step)), 1.0f - std::pow(args.beta2, float(args.step))});
   if (!compute.empty()) cast(compute, master, s);  // checks numel and dtype, rounds to nearest even
 }
 

@@ -1,10 +1,12 @@
 // kernels/cpu/layernorm.cpp
 // Ops entry points for LayerNorm: shape/dtype checks, then dispatch to layernorm.h's templated
-// math (fp64 as is; fp32 with bf16/fp16 tensors widened to fp32 temporaries).
+// math (fp64 as is) or, for fp32 (bf16/fp16 tensors widened to fp32 temporaries), to the
+// vectorised kernels of simd/table.h.
 // Called through kernels::cpu::kOps. Not here: the math.
 #include "kernels/cpu/layernorm.h"
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
 
@@ -21,8 +23,12 @@ void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor we
                   {&bias, Access::kRead, "bias"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   layernorm_forward_ref<Real>(out.as<Real>(), mean.as<Real>(), rstd.as<Real>(), x.as<Real>(),
-                                               weight.as<Real>(), bias.as<Real>(), N, C);
+                   if constexpr (std::is_same_v<Real, float>)
+                     simd::active().layernorm_forward(out.as<float>(), mean.as<float>(), rstd.as<float>(),
+                                                      x.as<float>(), weight.as<float>(), bias.as<float>(), N, C);
+                   else
+                     layernorm_forward_ref<Real>(out.as<Real>(), mean.as<Real>(), rstd.as<Real>(), x.as<Real>(),
+                                                 weight.as<Real>(), bias.as<Real>(), N, C);
                  });
 }
 
@@ -42,9 +48,14 @@ void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Te
                   {&rstd, Access::kRead, "rstd", true}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   layernorm_backward_ref<Real>(dx.as<Real>(), dweight.as<Real>(), dbias.as<Real>(), dout.as<Real>(),
-                                                x.as<Real>(), weight.as<Real>(), mean.as<Real>(), rstd.as<Real>(), N,
-                                                C);
+                   if constexpr (std::is_same_v<Real, float>)
+                     simd::active().layernorm_backward(dx.as<float>(), dweight.as<float>(), dbias.as<float>(),
+                                                       dout.as<float>(), x.as<float>(), weight.as<float>(),
+                                                       mean.as<float>(), rstd.as<float>(), N, C);
+                   else
+                     layernorm_backward_ref<Real>(dx.as<Real>(), dweight.as<Real>(), dbias.as<Real>(), dout.as<Real>(),
+                                                  x.as<Real>(), weight.as<Real>(), mean.as<Real>(), rstd.as<Real>(), N,
+                                                  C);
                  });
 }
 

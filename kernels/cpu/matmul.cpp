@@ -1,37 +1,13 @@
 // kernels/cpu/matmul.cpp
-// Ops entry points for the linear layer, and the gemm() overloads that wrap OpenBLAS.
-// Called through kernels::cpu::kOps; gemm() also by anything templated in matmul.h.
+// Ops entry points for the linear layer. Called through kernels::cpu::kOps. The products go
+// through gemm() (gemm.cpp: BLAS, split over kiln's OpenMP threads).
 // Not here: the epilogues a GPU fuses (GELU, bias-grad tricks): the CPU keeps them separate.
 #include "kernels/cpu/matmul.h"
 
-#include <cblas.h>
-
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
-
-namespace {
-// BLAS takes int dimensions: refuse sizes that would silently truncate.
-blasint to_blas(int64_t v) {
-  KILN_CHECK(v >= 0 && v <= INT32_MAX, "gemm: dimension " + std::to_string(v) + " does not fit BLAS int");
-  return static_cast<blasint>(v);
-}
-CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
-}  // namespace
-
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
-              to_blas(ldb), beta, C, to_blas(ldc));
-}
-
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
-              to_blas(ldb), beta, C, to_blas(ldc));
-}
 
 void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream) {
   const char* op = "matmul_forward";
@@ -62,9 +38,13 @@ void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Ten
                   {&weight, Access::kRead, "weight"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
+                   // fp32: the bias gradient by the vectorised column sums (threads split columns).
+                   constexpr bool fast = std::is_same_v<Real, float>;
                    matmul_backward_ref<Real>(dinp.empty() ? nullptr : dinp.as<Real>(), dweight.as<Real>(),
-                                             dbias.empty() ? nullptr : dbias.as<Real>(), dout.as<Real>(),
+                                             dbias.empty() || fast ? nullptr : dbias.as<Real>(), dout.as<Real>(),
                                              inp.as<Real>(), weight.as<Real>(), N, IC, OC);
+                   if constexpr (fast)
+                     if (!dbias.empty()) simd::active().column_sums_add(dbias.as<float>(), dout.as<float>(), N, OC);
                  });
 }
 

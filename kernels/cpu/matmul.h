@@ -12,7 +12,8 @@
 namespace kernels::cpu {
 
 // C(M,N) = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X^T when trans_x. lda/ldb/ldc are
-// row strides of the stored matrices. Implemented in matmul.cpp with cblas (no BLAS header here).
+// row strides of the stored matrices. Implemented in gemm.cpp with cblas (no BLAS header here), split
+// over kiln's OpenMP threads when called outside a parallel region, single-threaded inside one.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,

@@ -1,11 +1,15 @@
 // kernels/cpu/reduce.cpp
 // Ops entry point for sum_squares: out[0] += sum(x^2), x of any float dtype, out fp32 (or fp64).
+// fp32 x runs the vectorised kernel of simd/table.h, other dtypes the reference in reduce.h.
 // Called through kernels::cpu::kOps by the optimizer's gradient-norm pass. Not here: the math.
 #include "kernels/cpu/reduce.h"
 
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
+
+static_assert(simd::kSumSquaresBlock == kSumSquaresBlock, "fp32 and reference sums must use the same blocks");
 
 void sum_squares(Tensor out, Tensor x, Stream) {
   const char* op = "sum_squares";
@@ -15,7 +19,10 @@ void sum_squares(Tensor out, Tensor x, Stream) {
   double total = 0;
   visit_float_dtype(op, "x", x.dtype, [&](auto tag) {
     using S = decltype(tag);
-    total = sum_squares_ref<S>(static_cast<const S*>(x.data), x.numel());
+    if constexpr (std::is_same_v<S, float>)
+      total = simd::active().sum_squares(x.as<float>(), x.numel());
+    else
+      total = sum_squares_ref<S>(static_cast<const S*>(x.data), x.numel());
   });
   // Add in double, round once into out.
   if (out.dtype == DType::F64) *out.as<double>() += total;

@@ -1,10 +1,12 @@
 // kernels/cpu/softmax_xent.cpp
 // Ops entry point for fused softmax + cross-entropy: checks (including every target id, once,
-// before the parallel loop), then dispatch to softmax_xent.h. Called through kernels::cpu::kOps.
+// before the parallel loop), then dispatch: fp32 to the vectorised kernel of simd/table.h, fp64 to
+// softmax_xent.h. Called through kernels::cpu::kOps.
 // Not here: the math, averaging over tokens.
 #include "kernels/cpu/softmax_xent.h"
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/simd/table.h"
 
 namespace kernels::cpu {
 
@@ -22,8 +24,12 @@ void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, 
                   {&logits, Access::kRead, "logits"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
-                   softmax_xent_ref<Real>(losses.as<Real>(), dlogits.empty() ? nullptr : dlogits.as<Real>(),
-                                          logits.as<Real>(), tgt, N, V, vocab_real, Real(dloss));
+                   if constexpr (std::is_same_v<Real, float>)
+                     simd::active().softmax_xent(losses.as<float>(), dlogits.empty() ? nullptr : dlogits.as<float>(),
+                                                 logits.as<float>(), tgt, N, V, vocab_real, dloss);
+                   else
+                     softmax_xent_ref<Real>(losses.as<Real>(), dlogits.empty() ? nullptr : dlogits.as<Real>(),
+                                            logits.as<Real>(), tgt, N, V, vocab_real, Real(dloss));
                  });
 }
 

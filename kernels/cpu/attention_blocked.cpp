@@ -1,0 +1,123 @@
+// kernels/cpu/attention_blocked.cpp
+// Blocked fp32 attention (attention_blocked.h): per (sequence, head), the keys (and for backward the
+// values) are first transposed into a contiguous (hs, keys) panel, so every score product
+// Q_tile K^T reads contiguous rows; then tiles of query rows go through tile_gemm and the row steps.
+#include "kernels/cpu/attention_blocked.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/simd/table.h"
+
+namespace kernels::cpu {
+
+namespace {
+
+// Spawning threads costs more than tiny problems (gradient checks, generation of one token).
+constexpr int64_t kParallelWork = 1 << 16;
+
+// One head's queries against its keys. Query i (0 <= i < rows) sits at position pos0 + i and sees
+// keys 0 .. pos0 + i. q has row stride ldq, v ldv, out ldo; kt is the (hs, keys) key panel with
+// keys = pos0 + rows. lse (rows) is written when not null. scores: kAttentionTile x keys scratch.
+void head_forward(const simd::Kernels& K, const float* q, int64_t ldq, const float* kt, const float* v, int64_t ldv,
+                  float* out, int64_t ldo, float* lse, int64_t rows, int64_t pos0, int64_t hs, float* scores) {
+  const float scale = 1.0f / std::sqrt(float(hs));
+  const int64_t keys_all = pos0 + rows;
+  for (int64_t r0 = 0; r0 < rows; r0 += kAttentionTile) {
+    const int64_t tile = std::min(kAttentionTile, rows - r0), keys = pos0 + r0 + tile;
+    K.tile_gemm(tile, keys, hs, q + r0 * ldq, ldq, 1, kt, keys_all, scores, keys, false);  // S = Q_tile K^T
+    for (int64_t i = 0; i < tile; ++i) {
+      const float row_lse = K.attention_softmax_row(scores + i * keys, pos0 + r0 + i + 1, keys, scale);
+      if (lse) lse[r0 + i] = row_lse;
+    }
+    K.tile_gemm(tile, hs, keys, scores, keys, 1, v, ldv, out + r0 * ldo, ldo, false);  // O_tile = P V
+  }
+}
+
+}  // namespace
+
+void attention_forward_blocked(const simd::Kernels& K, float* out, float* lse, const float* qkv, int64_t B, int64_t T,
+                               int64_t C, int64_t NH) {
+  const int64_t hs = C / NH, C3 = 3 * C;
+#pragma omp parallel if (B * NH * T * T * hs > kParallelWork)
+  {
+    std::vector<float> scores(size_t(kAttentionTile * T)), kt(size_t(hs * T));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h) {
+        const float* q = qkv + b * T * C3 + h * hs;
+        K.transpose(kt.data(), T, q + C, C3, T, hs);  // keys as an (hs, T) panel
+        head_forward(K, q, C3, kt.data(), q + 2 * C, C3, out + b * T * C + h * hs, C, lse + (b * NH + h) * T, T, 0, hs,
+                     scores.data());
+      }
+  }
+}
+
+// Per (b, h) and query tile, with P rebuilt from the saved lse (attention.h has the formulas):
+//   S = Q K^T -> P = exp(scale S - lse);  dP = dO V^T -> dS = P (dP - D) scale, D_t = dO_t . O_t
+//   dV += P^T dO;  dQ = dS K;  dK += dS^T Q
+// dK and dV collect every tile's contribution in tile order (deterministic); dQ of a tile is final.
+void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float* dout, const float* qkv,
+                                const float* out, const float* lse, int64_t B, int64_t T, int64_t C, int64_t NH) {
+  const int64_t hs = C / NH, C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(float(hs));
+#pragma omp parallel if (B * NH * T * T * hs > kParallelWork)
+  {
+    std::vector<float> p(size_t(kAttentionTile * T)), dp(size_t(kAttentionTile * T));
+    std::vector<float> kt(size_t(hs * T)), vt(size_t(hs * T));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h) {
+        const float* q = qkv + b * T * C3 + h * hs;
+        const float *k = q + C, *v = q + 2 * C;
+        float* dq = dqkv + b * T * C3 + h * hs;
+        float *dk = dq + C, *dv = dq + 2 * C;
+        const float* dO = dout + b * T * C + h * hs;
+        const float* O = out + b * T * C + h * hs;
+        const float* row_lse = lse + (b * NH + h) * T;
+        K.transpose(kt.data(), T, k, C3, T, hs);
+        K.transpose(vt.data(), T, v, C3, T, hs);
+        for (int64_t t = 0; t < T; ++t) {  // dK, dV accumulate from zero
+          std::memset(dk + t * C3, 0, size_t(hs) * sizeof(float));
+          std::memset(dv + t * C3, 0, size_t(hs) * sizeof(float));
+        }
+        for (int64_t r0 = 0; r0 < T; r0 += kAttentionTile) {
+          const int64_t tile = std::min(kAttentionTile, T - r0), keys = r0 + tile;
+          K.tile_gemm(tile, keys, hs, q + r0 * C3, C3, 1, kt.data(), T, p.data(), keys, false);  // S
+          K.tile_gemm(tile, keys, hs, dO + r0 * C, C, 1, vt.data(), T, dp.data(), keys, false);  // dP
+          for (int64_t i = 0; i < tile; ++i) {
+            const int64_t t = r0 + i;
+            float* p_row = p.data() + i * keys;
+            K.attention_probs_row(p_row, t + 1, keys, scale, row_lse[t]);
+            K.attention_dscores_row(dp.data() + i * keys, p_row, keys, K.dot(dO + t * C, O + t * C, hs), scale);
+          }
+          K.tile_gemm(keys, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, C3, true);     // dV += P^T dO
+          K.tile_gemm(tile, hs, keys, dp.data(), keys, 1, k, C3, dq + r0 * C3, C3, false);  // dQ = dS K
+          K.tile_gemm(keys, hs, tile, dp.data(), 1, keys, q + r0 * C3, C3, dk, C3, true);   // dK += dS^T Q
+        }
+      }
+  }
+}
+
+void attention_cached_forward_blocked(const simd::Kernels& K, float* out, const float* qkv, float* k_cache,
+                                      float* v_cache, int64_t pos0, int64_t n, int64_t C, int64_t NH) {
+  const int64_t hs = C / NH, C3 = 3 * C, keys = pos0 + n;
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(k_cache + (pos0 + i) * C, qkv + i * C3 + C, size_t(C) * sizeof(float));
+    std::memcpy(v_cache + (pos0 + i) * C, qkv + i * C3 + 2 * C, size_t(C) * sizeof(float));
+  }
+#pragma omp parallel if (NH * n * keys * hs > kParallelWork)
+  {
+    std::vector<float> scores(size_t(kAttentionTile * keys)), kt(size_t(hs * keys));
+#pragma omp for schedule(static)
+    for (int64_t h = 0; h < NH; ++h) {
+      K.transpose(kt.data(), keys, k_cache + h * hs, C, keys, hs);
+      head_forward(K, qkv + h * hs, C3, kt.data(), v_cache + h * hs, C, out + h * hs, C, nullptr, n, pos0, hs,
+                   scores.data());
+    }
+  }
+}
+
+}  // namespace kernels::cpu

@@ -1,0 +1,8 @@
+// kernels/cpu/simd/isa_avx2.cpp
+// The avx2 table of vectorised fp32 kernels (8 floats per vector), compiled with -mavx2 -mfma
+// (kernels/CMakeLists.txt) and used only when isa.h finds this CPU runs it. The kernels are the
+// shared ones of elementwise_impl.h, rows_impl.h and tile_gemm_impl.h; table_impl.h lists them.
+#define KILN_SIMD_NS avx2
+#define KILN_SIMD_WIDTH 8
+#define KILN_SIMD_ISA Isa::kAvx2
+#include "kernels/cpu/simd/table_impl.h"

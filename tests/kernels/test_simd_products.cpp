@@ -1,0 +1,214 @@
+// tests/kernels/test_simd_products.cpp
+// The matrix products of the fp32 fast path against fp64, on every SIMD level this CPU runs
+// (simd_test_levels.h): attention's tile_gemm and transposes, kiln's sgemm (the model's products),
+// the blocked attention forward, backward and KV-cache forward; and gemm()'s choice between kiln's
+// sgemm and OpenBLAS (kernels/cpu/gemm.h), its thread split, and the matmul op through both.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_blocked.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/matmul.h"
+#include "tests/kernels/simd_test_levels.h"
+
+namespace kernels::test {
+namespace {
+
+class SimdProducts : public SimdLevel {};
+
+TEST_P(SimdProducts, TileGemmAndTransposeMatchDouble) {
+  const int64_t M = 13, N = 37, Kd = 19;  // nothing a multiple of the register tile
+  const std::vector<float> A = convert<float>(randn(M * Kd, 350)), B = convert<float>(randn(Kd * N, 351));
+  std::vector<float> C = floats(M * N), Ct = floats(M * N, 1.f);
+  K().tile_gemm(M, N, Kd, A.data(), Kd, 1, B.data(), N, C.data(), N, false);
+  // A transposed view: A^T (Kd x M) stored, read as A(i,k) = At[k * M + i].
+  std::vector<float> At = floats(M * Kd);
+  K().transpose(At.data(), M, A.data(), Kd, M, Kd);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t k = 0; k < Kd; ++k) ASSERT_EQ(At[size_t(k * M + i)], A[size_t(i * Kd + k)]) << "transpose";
+  K().tile_gemm(M, N, Kd, At.data(), 1, M, B.data(), N, Ct.data(), N, true);  // accumulate onto ones
+  Worst w{"tile_gemm (vs fp64)"};
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double want = 0, scale = 0;
+      for (int64_t k = 0; k < Kd; ++k) {
+        want += double(A[size_t(i * Kd + k)]) * double(B[size_t(k * N + j)]);
+        scale += std::fabs(double(A[size_t(i * Kd + k)]) * double(B[size_t(k * N + j)]));
+      }
+      w.add(std::fabs(C[size_t(i * N + j)] - want), 1e-6 * scale, double(i * N + j));
+      EXPECT_EQ(Ct[size_t(i * N + j)], 1.f + C[size_t(i * N + j)]) << "same sums through the transposed view";
+    }
+  w.check(level_.name);
+}
+
+// kiln's sgemm (the model's products) against an fp64 product: every transpose pair, alpha and
+// beta, edges in M, N and K (not multiples of the register tile or of the K block), two K blocks.
+TEST_P(SimdProducts, SgemmMatchesDouble) {
+  struct Case {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+  };
+  std::vector<float> work = floats(simd::kGemmWorkspaceFloats);
+  for (const Case c : {Case{false, true, 67, 45, 130, 1.f, 0.f}, Case{false, false, 31, 70, 600, 1.f, 1.f},
+                       Case{true, false, 50, 33, 1100, 1.f, 1.f}, Case{true, true, 13, 9, 7, 0.5f, 0.25f},
+                       Case{false, true, 1, 1, 1, 1.f, 0.f}, Case{false, true, 200, 4200, 3, 1.f, 0.f}}) {
+    const int64_t lda = c.ta ? c.M + 3 : c.K + 5, ldb = c.tb ? c.K + 2 : c.N + 1, ldc = c.N + 4;  // padded rows
+    const std::vector<float> A = convert<float>(randn((c.ta ? c.K : c.M) * lda, 400)),
+                             B = convert<float>(randn((c.tb ? c.N : c.K) * ldb, 401));
+    const std::vector<float> C0 = convert<float>(randn(c.M * ldc, 402));
+    std::vector<float> C = C0;
+    K().sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc, work.data());
+    Worst w{"sgemm (vs fp64)"};
+    for (int64_t i = 0; i < c.M; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        if (j >= c.N) {  // the padding of C's rows is not touched
+          ASSERT_EQ(C[size_t(i * ldc + j)], C0[size_t(i * ldc + j)]) << "wrote past column N";
+          continue;
+        }
+        double want = 0, scale = std::fabs(double(c.beta) * C0[size_t(i * ldc + j)]);
+        for (int64_t k = 0; k < c.K; ++k) {
+          const double a = c.ta ? A[size_t(k * lda + i)] : A[size_t(i * lda + k)];
+          const double b = c.tb ? B[size_t(j * ldb + k)] : B[size_t(k * ldb + j)];
+          want += a * b;
+          scale += std::fabs(c.alpha * a * b);
+        }
+        want = c.alpha * want + double(c.beta) * C0[size_t(i * ldc + j)];
+        w.add(std::fabs(C[size_t(i * ldc + j)] - want), simd::kSgemmMaxRelError * scale, double(i * c.N + j));
+      }
+    w.check(level_.name);
+  }
+}
+
+struct AttnShape {
+  int64_t B, T, C, NH;
+};
+
+TEST_P(SimdProducts, BlockedAttentionMatchesReference) {
+  // T not a multiple of the tile (32) or of any width; hs 16, 32 and 64.
+  for (const AttnShape s : {AttnShape{2, 70, 64, 4}, AttnShape{1, 128, 128, 4}, AttnShape{1, 45, 128, 2}}) {
+    const int64_t B = s.B, T = s.T, C = s.C, NH = s.NH;
+    const std::vector<float> qkv = convert<float>(randn(B * T * 3 * C, 360, 1.5)),
+                             dout = convert<float>(randn(B * T * C, 361));
+    std::vector<float> out = floats(B * T * C), lse = floats(B * NH * T), dqkv = floats(B * T * 3 * C, 9.f);
+    cpu::attention_forward_blocked(K(), out.data(), lse.data(), qkv.data(), B, T, C, NH);
+    cpu::attention_backward_blocked(K(), dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+    const std::vector<double> qkv64 = convert<double>(qkv), dout64 = convert<double>(dout);
+    std::vector<double> out64(out.size()), lse64(lse.size()), dqkv64(dqkv.size());
+    cpu::attention_forward_ref<double>(out64.data(), lse64.data(), qkv64.data(), B, T, C, NH);
+    cpu::attention_backward_ref<double>(dqkv64.data(), dout64.data(), qkv64.data(), out64.data(), lse64.data(), B, T, C,
+                                        NH);
+    for (auto [name, err] :
+         {std::pair{"attention out", rel_err(out, out64)}, std::pair{"attention lse", rel_err(lse, lse64)},
+          std::pair{"attention dqkv", rel_err(dqkv, dqkv64)}}) {
+      Worst w{name};
+      w.add(err, simd::kAttentionMaxRelError, double(T));
+      w.check(level_.name);
+    }
+  }
+}
+
+TEST_P(SimdProducts, CachedAttentionMatchesReference) {
+  const int64_t T = 75, C = 64, NH = 2, maxT = 80;
+  const std::vector<float> qkv = convert<float>(randn(T * 3 * C, 370, 1.5));
+  std::vector<double> want_out = doubles(T * C), want_lse = doubles(NH * T);
+  const std::vector<double> qkv64 = convert<double>(qkv);
+  cpu::attention_forward_ref<double>(want_out.data(), want_lse.data(), qkv64.data(), 1, T, C, NH);
+  // A prompt of 40 tokens, then one token per call, as generation does.
+  std::vector<float> kc = floats(maxT * C, 5.f), vc = floats(maxT * C, 5.f), got = floats(T * C);
+  for (int64_t pos = 0; pos < T;) {
+    const int64_t n = pos == 0 ? 40 : 1;
+    cpu::attention_cached_forward_blocked(K(), got.data() + pos * C, qkv.data() + pos * 3 * C, kc.data(), vc.data(),
+                                          pos, n, C, NH);
+    pos += n;
+  }
+  Worst w{"cached attention out"};
+  w.add(rel_err(got, want_out), simd::kAttentionMaxRelError, double(T));
+  w.check(level_.name);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllLevels, SimdProducts, ::testing::Range(0, int(std::size(kLevels))), level_name);
+
+// ---- gemm() -------------------------------------------------------------------------------------
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+TEST(CpuGemm, ChoiceFollowsLevelAndK) {
+  EXPECT_EQ(cpu::parse_gemm_choice(nullptr), cpu::GemmChoice::kAuto);
+  EXPECT_EQ(cpu::parse_gemm_choice("kiln"), cpu::GemmChoice::kKiln);
+  EXPECT_EQ(cpu::parse_gemm_choice("blas"), cpu::GemmChoice::kBlas);
+  try {
+    cpu::parse_gemm_choice("mkl");
+    ADD_FAILURE() << "an unknown choice was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("KILN_CPU_GEMM=mkl"), std::string::npos) << e.what();
+  }
+  if (std::getenv("KILN_CPU_GEMM") != nullptr) GTEST_SKIP() << "KILN_CPU_GEMM is set: the automatic choice is off";
+  const simd::Isa saved = simd::active_isa();
+  simd::set_active_isa(simd::Isa::kBaseline);
+  EXPECT_FALSE(cpu::fp32_gemm_is_kilns(128));
+  if (simd::isa_supported(simd::Isa::kAvx2)) {
+    simd::set_active_isa(simd::Isa::kAvx2);
+    EXPECT_TRUE(cpu::fp32_gemm_is_kilns(512));
+    EXPECT_FALSE(cpu::fp32_gemm_is_kilns(513));
+  }
+  if (simd::isa_supported(simd::Isa::kAvx512)) {
+    simd::set_active_isa(simd::Isa::kAvx512);
+    EXPECT_TRUE(cpu::fp32_gemm_is_kilns(3072));
+  }
+  simd::set_active_isa(saved);
+}
+
+// gemm() splits a product over the threads by rows or columns, never K. With kiln's sgemm each C
+// element is the same FMA chain wherever its block starts, so 1 and 2 threads agree bit for bit;
+// OpenBLAS's edge kernels may round a block's last rows differently, so there (K > 512 at avx2)
+// only a repeat under the same thread count is bit-identical.
+TEST(CpuGemm, BitIdenticalUnderAnyThreadCountWithKilnsSgemm) {
+  for (int64_t K : {int64_t(128), int64_t(768)}) {
+    const int64_t M = 1000, N = 300;
+    const std::vector<float> A = convert<float>(randn(M * K, 420)), B = convert<float>(randn(N * K, 421));
+    std::vector<float> one = floats(M * N), two = floats(M * N), again = floats(M * N);
+    omp_set_num_threads(1);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, one.data(), N);
+    omp_set_num_threads(2);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, two.data(), N);
+    cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, again.data(), N);
+    if (cpu::fp32_gemm_is_kilns(K)) {
+      EXPECT_EQ(one, two) << "K " << K;
+    }
+    EXPECT_EQ(two, again) << "K " << K;
+  }
+}
+
+// The matmul op gives the same numbers through either code path, within the products' rounding.
+TEST(CpuGemm, MatmulOpMatchesDoubleAtEveryLevel) {
+  const int64_t N = 96, IC = 700, OC = 50;  // IC > 512: OpenBLAS at avx2; both paths run below
+  const std::vector<double> x64 = randn(N * IC, 410), w64 = randn(OC * IC, 411);
+  std::vector<double> want = doubles(N * OC), xd = x64, wd = w64;
+  cpu::matmul_forward_ref<double>(want.data(), xd.data(), wd.data(), nullptr, N, IC, OC);
+  const simd::Isa saved = simd::active_isa();
+  for (int i = 0; i < simd::kIsaCount; ++i) {
+    if (!simd::isa_supported(simd::Isa(i))) continue;
+    simd::set_active_isa(simd::Isa(i));
+    for (int64_t ic : {IC, int64_t(300)}) {
+      std::vector<float> x = convert<float>(std::vector<double>(x64.begin(), x64.begin() + N * ic));
+      std::vector<float> w(size_t(OC * ic)), y = floats(N * OC);
+      for (int64_t o = 0; o < OC; ++o)
+        for (int64_t k = 0; k < ic; ++k) w[size_t(o * ic + k)] = float(w64[size_t(o * IC + k)]);
+      std::vector<double> want_ic = doubles(N * OC), xdi = convert<double>(x), wdi = convert<double>(w);
+      cpu::matmul_forward_ref<double>(want_ic.data(), xdi.data(), wdi.data(), nullptr, N, ic, OC);
+      cpu_ops().matmul_forward(view(y, {N, OC}), view(x, {N, ic}), view(w, {OC, ic}), Tensor{}, Stream::host());
+      EXPECT_LT(rel_err(y, want_ic), 1e-6) << simd::isa_name(simd::Isa(i)) << " IC " << ic;
+    }
+  }
+  simd::set_active_isa(saved);
+}
+
+}  // namespace
+}  // namespace kernels::test
