@@ -101,9 +101,9 @@ TEST_P(SimdProducts, BlockedAttentionMatchesReference) {
     cpu::attention_backward_blocked(K(), dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
     const std::vector<double> qkv64 = convert<double>(qkv), dout64 = convert<double>(dout);
     std::vector<double> out64(out.size()), lse64(lse.size()), dqkv64(dqkv.size());
-    cpu::attention_forward_ref<double>(out64.data(), lse64.data(), qkv64.data(), B, T, C, NH);
-    cpu::attention_backward_ref<double>(dqkv64.data(), dout64.data(), qkv64.data(), out64.data(), lse64.data(), B, T, C,
-                                        NH);
+    const cpu::AttentionGeometry g(NH, NH, C / NH);  // multi-head: the blocked path's layout
+    cpu::attention_forward_ref<double>(out64.data(), lse64.data(), qkv64.data(), B, T, g);
+    cpu::attention_backward_ref<double>(dqkv64.data(), dout64.data(), qkv64.data(), out64.data(), lse64.data(), B, T, g);
     for (auto [name, err] :
          {std::pair{"attention out", rel_err(out, out64)}, std::pair{"attention lse", rel_err(lse, lse64)},
           std::pair{"attention dqkv", rel_err(dqkv, dqkv64)}}) {
@@ -119,7 +119,8 @@ TEST_P(SimdProducts, CachedAttentionMatchesReference) {
   const std::vector<float> qkv = convert<float>(randn(T * 3 * C, 370, 1.5));
   std::vector<double> want_out = doubles(T * C), want_lse = doubles(NH * T);
   const std::vector<double> qkv64 = convert<double>(qkv);
-  cpu::attention_forward_ref<double>(want_out.data(), want_lse.data(), qkv64.data(), 1, T, C, NH);
+  cpu::attention_forward_ref<double>(want_out.data(), want_lse.data(), qkv64.data(), 1, T,
+                                     cpu::AttentionGeometry(NH, NH, C / NH));
   // A prompt of 40 tokens, then one token per call, as generation does.
   std::vector<float> kc = floats(maxT * C, 5.f), vc = floats(maxT * C, 5.f), got = floats(T * C);
   for (int64_t pos = 0; pos < T;) {
