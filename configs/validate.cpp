@@ -86,7 +86,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.multiple_of("model.d_model", m.d_model, "model.n_head", m.n_head);  // head_dim = d_model / n_head
 
   const TrainConfig& t = c.train;
-  p.one_of("train.device", t.device, {"auto", "cpu", "cuda"});
+  p.one_of("train.device", t.device, {"auto", "cpu", "cuda", "cudasim"});
   p.one_of("train.precision", t.precision, {"auto", "fp32", "bf16", "fp16"});
   p.at_least("train.micro_batch", int64_t{t.micro_batch}, 1);
   p.at_least("train.global_batch", int64_t{t.global_batch}, 1);

@@ -9,6 +9,7 @@
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "kernels/cudasim/ops_cudasim.h"
 #include "launch/versions.h"
 #include "trainer/flops.h"
 #include "parallel/comm_self.h"
@@ -24,8 +25,9 @@ Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
   Resolved r;
   if (t.device == "cuda") r.device = kernels::Device::kCuda;
   else if (t.device == "auto") r.device = kernels::cuda_backend_ready() ? kernels::Device::kCuda : kernels::Device::kCpu;
+  r.simulated = t.device == "cudasim";  // host memory (kCpu), the GPU's kernels and precision
   if (t.precision == "auto") {
-    r.precision = r.device == kernels::Device::kCuda ? kernels::DType::BF16 : kernels::DType::F32;
+    r.precision = r.device == kernels::Device::kCuda || r.simulated ? kernels::DType::BF16 : kernels::DType::F32;
   } else {
     KILN_REQUIRE_INPUT(kernels::parse_precision(t.precision, &r.precision),
                        "train.precision: expected auto, fp32, bf16 or fp16, got '" + t.precision + "'");
@@ -33,10 +35,14 @@ Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
   return r;
 }
 
+const kernels::Ops& ops_for(const Resolved& r) {
+  return r.simulated ? kernels::cudasim::kOps : kernels::ops_for(r.device);
+}
+
 Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : cfg_(cfg), groups_(groups) {
   res_ = resolve_device_and_precision(cfg.train);
   if (groups_) layout_ = groups_->layout;
-  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  const kernels::Ops& ops = ops_for(res_);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
   parallel::Comm* tp = groups_ ? groups_->tp.get() : nullptr;
   parallel::Comm* dp = groups_ ? groups_->dp.get() : nullptr;
@@ -100,7 +106,7 @@ Trainer::~Trainer() = default;
 
 StepResult Trainer::train_step() {
   StepResult r;
-  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  const kernels::Ops& ops = ops_for(res_);
   model_->params().zero_grads(ops);
   for (int micro = 0; micro < accum_; ++micro) {
     loader_->next(batch_);                                          // data
@@ -125,7 +131,8 @@ void Trainer::print_banner() const {
   const double params = double(model_->params().global_parameter_count());
   if (!is_root()) return;
   std::printf("kiln | run %s | device %s | precision %s | layout %s%s\n", run_dir_.c_str(),
-              kernels::device_name(res_.device), kernels::dtype_name(res_.precision), layout_.str().c_str(),
+              res_.simulated ? "cudasim" : kernels::device_name(res_.device), kernels::dtype_name(res_.precision),
+              layout_.str().c_str(),
               cfg_.parallel.zero == 1 && layout_.dp > 1 ? " zero1" : "");
   std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
               cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
@@ -135,6 +142,9 @@ void Trainer::print_banner() const {
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
   if (res_.device == kernels::Device::kCuda)
     std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
+  else if (res_.simulated)
+    std::printf("kiln | devices: %d simulated GPU%s (kiln's CUDA kernels on the CPU simulator: slow, for debugging)\n",
+                layout_.world, layout_.world > 1 ? "s" : "");
   else
     std::printf("kiln | devices: %d CPU rank%s x %d OpenMP threads\n", layout_.world, layout_.world > 1 ? "s" : "",
                 omp_get_max_threads());

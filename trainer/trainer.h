@@ -40,8 +40,11 @@ struct RunSummary {
 struct Resolved {
   kernels::Device device = kernels::Device::kCpu;
   kernels::DType precision = kernels::DType::F32;
+  bool simulated = false;  // train.device: cudasim (the CUDA kernels on the CPU simulator, host memory)
 };
 Resolved resolve_device_and_precision(const configs::TrainConfig& t);
+// The op table a resolved device runs: the CPU's, the GPU's, or the simulated GPU's.
+const kernels::Ops& ops_for(const Resolved& r);
 
 class Trainer {
  public:

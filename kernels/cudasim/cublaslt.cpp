@@ -189,15 +189,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
   std::memcpy(&al, alpha, sizeof al);
   std::memcpy(&be, beta, sizeof be);
   const bool ta = desc->trans_a == CUBLAS_OP_T, tb = desc->trans_b == CUBLAS_OP_T;
-  std::vector<float> out(size_t(m * n));
+  // op(A) as m rows of k and op(B) as n rows of k, in fp32, so the products below run contiguously.
+  std::vector<float> opa(size_t(m * k)), opb(size_t(n * k)), out(size_t(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) opa[size_t(i * k + p)] = load(a->type, A, ta ? p + i * a->ld : i + p * a->ld);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t p = 0; p < k; ++p) opb[size_t(j * k + p)] = load(b->type, B, tb ? j + p * b->ld : p + j * b->ld);
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i) {
+      const float* x = &opa[size_t(i * k)];
+      const float* y = &opb[size_t(j * k)];
       float acc = 0.f;
-      for (int64_t p = 0; p < k; ++p) {
-        const float x = load(a->type, A, ta ? p + i * a->ld : i + p * a->ld);
-        const float y = load(b->type, B, tb ? j + p * b->ld : p + j * b->ld);
-        acc += x * y;
-      }
+      for (int64_t p = 0; p < k; ++p) acc += x[p] * y[p];
       float v = al * acc;
       if (be != 0.f) v += be * load(c->type, C, i + j * c->ld);
       if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS) v += load(d->type, desc->bias, i);

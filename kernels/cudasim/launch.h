@@ -29,6 +29,9 @@ struct Error : std::runtime_error {
 // the trace tells which test ran which kernel. Empty: no field.
 void set_trace_context(const std::string& context);
 
+// True in the race-check build (kiln_cudasim_racecheck: ThreadSanitizer reports races).
+bool race_check_mode();
+
 // Statistics of this process's simulation, for tests and benchmarks.
 struct Stats {
   long long launches = 0, blocks = 0, threads = 0, switches = 0;

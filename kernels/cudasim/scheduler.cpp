@@ -22,6 +22,7 @@
 // memory is the same static storage), so races between blocks are not reported.
 #include <sys/types.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,7 @@ struct SimThread : detail::ThreadCoords {
   std::source_location site;  // the barrier or collective it waits at
   detail::WarpArgs args{};    // its part of the pending collective
   uint64_t out[4] = {};
+  int barrier_result = 0;     // of the last __syncthreads_count/and/or it took part in
 };
 
 // A collective some lanes of a warp have reached: identified by its mask.
@@ -79,7 +81,7 @@ struct Group {
 
 struct WarpState {
   std::vector<Group> groups;
-  unsigned existing = 0, exited = 0;
+  unsigned existing = 0, exited = 0, at_barrier = 0;  // lanes (bit l = lane l)
   char race_token = 0;  // address used as __syncwarp's happens-before token
 };
 
@@ -99,10 +101,14 @@ const char* op_name(WarpOp op) {
   return "?";
 }
 
+// "file:line", the file relative to the repository (this file's own path tells where that is).
 std::string where(const std::source_location& l) {
+  static const std::string root = [] {
+    const std::string self = __FILE__, tail = "kernels/cudasim/scheduler.cpp";
+    return self.size() >= tail.size() ? self.substr(0, self.size() - tail.size()) : std::string();
+  }();
   std::string f = l.file_name();
-  const size_t k = f.rfind("kernels/");  // the path as in the repository
-  if (k != std::string::npos) f = f.substr(k);
+  if (!root.empty() && f.compare(0, root.size(), root) == 0) f.erase(0, root.size());
   return f + ":" + std::to_string(l.line());
 }
 
@@ -131,7 +137,7 @@ struct Runner {
   unsigned char* shared = nullptr;
 
   int n_threads = 0, live = 0, exited = 0;
-  int at_barrier = 0, barrier_result = 0;
+  int at_barrier = 0, barrier_acc = 0;  // arrivals and the count/and/or being reduced
   BarrierOp barrier_op = BarrierOp::kSync;
   std::source_location barrier_site;
   int barrier_first = -1, first_exited = -1;
@@ -272,26 +278,28 @@ void complete(Runner& r, int warp, const Group& g) {
 
 void check_collective(Runner& r, SimThread& t, const detail::WarpArgs& a, const std::source_location& loc) {
   const WarpState& w = r.warps[size_t(t.warp)];
-  const std::string what = std::string(op_name(a.op)) + " at " + where(loc) + ": ";
+  // Built only on an error path: this runs at every shuffle.
+  const auto what = [&] { return std::string(op_name(a.op)) + " at " + where(loc) + ": "; };
   if (!(a.mask >> t.lane & 1u))
-    fail(what + "the mask " + hex(a.mask) + " does not include the calling lane " + std::to_string(t.lane));
+    fail(what() + "the mask " + hex(a.mask) + " does not include the calling lane " + std::to_string(t.lane));
   if (a.mask & ~w.existing) {
     const int l = first_lane(a.mask & ~w.existing);
-    fail(what + "the mask " + hex(a.mask) + " names lane " + std::to_string(l) + ", which does not exist (the block has " +
+    fail(what() + "the mask " + hex(a.mask) + " names lane " + std::to_string(l) + ", which does not exist (the block has " +
          std::to_string(r.n_threads) + " threads)");
   }
   if ((a.op == WarpOp::kShflIdx || a.op == WarpOp::kShflUp || a.op == WarpOp::kShflDown ||
        a.op == WarpOp::kShflXor) &&
       (a.width < 1 || a.width > 32 || (a.width & (a.width - 1)) != 0))
-    fail(what + "width " + std::to_string(a.width) + " is not a power of two in [1, 32]");
-  for (unsigned m = a.mask & ~(1u << t.lane); m != 0; m &= m - 1) {
-    const int l = first_lane(m);
-    const SimThread& u = r.at(t.warp, l);
-    const bool stuck = u.state == State::kExited || u.state == State::kBarrier ||
-                       (u.state == State::kWarp && u.args.mask != a.mask && (u.args.mask >> t.lane & 1u));
-    if (stuck)
-      fail(what + "the mask " + hex(a.mask) + " names lane " + std::to_string(l) + " (thread " +
-           coords(u.thread_idx) + "), which " + describe_wait(u) + ", so it never arrives here");
+    fail(what() + "width " + std::to_string(a.width) + " is not a power of two in [1, 32]");
+  // Lanes of the mask that can never arrive: exited, waiting at a barrier (which needs this
+  // thread), or waiting in a collective with another mask that includes this lane.
+  unsigned stuck = a.mask & (w.exited | w.at_barrier);
+  for (const Group& g : w.groups)
+    if (g.mask != a.mask && (g.mask >> t.lane & 1u)) stuck |= a.mask & g.arrived;
+  if (stuck != 0) {
+    const SimThread& u = r.at(t.warp, first_lane(stuck));
+    fail(what() + "the mask " + hex(a.mask) + " names lane " + std::to_string(u.lane) + " (thread " +
+         coords(u.thread_idx) + "), which " + describe_wait(u) + ", so it never arrives here");
   }
 }
 
@@ -388,7 +396,7 @@ void run_block(Runner& r, uint3 block_idx) {
   r.barrier_first = r.first_exited = -1;
   for (WarpState& w : r.warps) {
     w.groups.clear();
-    w.exited = 0;
+    w.exited = w.at_barrier = 0;
   }
   r.head = r.count = 0;
   const uint3 bd = r.block.block_dim;
@@ -522,43 +530,49 @@ void run_grid(const KernelRun& run, dim3 grid, dim3 block, size_t shared_bytes) 
 int block_barrier(BarrierOp op, int predicate, const std::source_location& loc) {
   Runner& r = g_runner;
   SimThread& t = r.current();
-  const std::string what = "__syncthreads at " + where(loc) + ": ";
+  const auto what = [&] { return "__syncthreads at " + where(loc) + ": "; };  // error paths only
   if (r.first_exited >= 0)
-    fail(what + "thread " + coords(r.threads[r.first_exited].thread_idx) +
+    fail(what() + "thread " + coords(r.threads[r.first_exited].thread_idx) +
          " of this block has already exited, so not every thread reaches it (divergent __syncthreads)");
   if (const Group* g = group_waiting_for(r.warps[size_t(t.warp)], t.lane)) {
     const SimThread& u = r.at(t.warp, first_lane(g->arrived));
-    fail(what + "reached while lane(s) of its warp wait for it in the " + op_name(g->op) + " at " + where(u.site) +
+    fail(what() + "reached while lane(s) of its warp wait for it in the " + op_name(g->op) + " at " + where(u.site) +
          " (mask " + hex(g->mask) + ")");
   }
   if (r.at_barrier == 0) {
     r.barrier_site = loc;
     r.barrier_first = t.linear;
     r.barrier_op = op;
-    r.barrier_result = op == BarrierOp::kAnd ? 1 : 0;
+    r.barrier_acc = op == BarrierOp::kAnd ? 1 : 0;
   } else if (std::strcmp(r.barrier_site.file_name(), loc.file_name()) != 0 || r.barrier_site.line() != loc.line() ||
              r.barrier_op != op) {
-    fail(what + "thread " + coords(r.threads[r.barrier_first].thread_idx) + " waits at the __syncthreads at " +
+    fail(what() + "thread " + coords(r.threads[r.barrier_first].thread_idx) + " waits at the __syncthreads at " +
          where(r.barrier_site) + " instead: the threads of a block must reach the same barrier");
   }
-  if (op == BarrierOp::kCount) r.barrier_result += predicate != 0;
-  if (op == BarrierOp::kAnd) r.barrier_result &= predicate != 0;
-  if (op == BarrierOp::kOr) r.barrier_result |= predicate != 0;
+  if (op == BarrierOp::kCount) r.barrier_acc += predicate != 0;
+  if (op == BarrierOp::kAnd) r.barrier_acc &= predicate != 0;
+  if (op == BarrierOp::kOr) r.barrier_acc |= predicate != 0;
   race_release(&r.race_barrier);
   t.site = loc;
   if (++r.at_barrier == r.live) {
+    // Each thread keeps its result: the completing thread runs on and may start the next
+    // barrier (resetting the accumulator) before the others resume.
     r.at_barrier = 0;
+    t.barrier_result = r.barrier_acc;
     for (int i = 0; i < r.n_threads; ++i)
       if (r.threads[i].state == State::kBarrier) {
         r.threads[i].state = State::kReady;
+        r.threads[i].barrier_result = r.barrier_acc;
         r.push(i);
       }
+    for (WarpState& w : r.warps) w.at_barrier = 0;
   } else {
     t.state = State::kBarrier;
+    r.warps[size_t(t.warp)].at_barrier |= 1u << t.lane;
     wait();
   }
   race_acquire(&r.race_barrier);
-  return r.barrier_result;
+  return t.barrier_result;
 }
 
 void warp_collective(const WarpArgs& a, uint64_t* out, const std::source_location& loc) {
@@ -610,8 +624,8 @@ void* dynamic_shared() { return g_runner.shared; }
 
 void device_error(const std::string& what, const std::source_location& loc) { fail(what + " at " + where(loc)); }
 
-// "const char* cudasim::detail::kernel_name() [with auto Kernel = ns::{anonymous}::k<float, 32>]"
-// -> "k<float, 32>": the kernel's name as in the source, namespaces dropped.
+// "const char* cudasim::detail::kernel_name() [with auto Kernel = ns::{anonymous}::k<ns::T, 32>]"
+// -> "k<T, 32>": the kernel's name as in the source, namespaces dropped (also in its arguments).
 std::string kernel_display_name(const char* pretty) {
   std::string s = pretty;
   const size_t start = s.find("Kernel = ");
@@ -626,9 +640,21 @@ std::string kernel_display_name(const char* pretty) {
     name += c;
   }
   if (!name.empty() && name[0] == '&') name.erase(0, 1);
-  for (const char* q : {"{anonymous}::", "kernels::cudasim::", "kernels::cuda::"})
-    for (size_t k; (k = name.find(q)) != std::string::npos;) name.erase(k, std::strlen(q));
-  return name;
+  // Drop every namespace qualifier ("ns::", "{anonymous}::"), in the name and its arguments.
+  std::string out;
+  for (size_t k = 0; k < name.size(); ++k) {
+    if (name.compare(k, 2, "::") == 0) {
+      size_t b = out.size();
+      while (b > 0 && (std::isalnum(static_cast<unsigned char>(out[b - 1])) || out[b - 1] == '_' ||
+                       out[b - 1] == '{' || out[b - 1] == '}'))
+        --b;
+      out.erase(b);
+      ++k;
+      continue;
+    }
+    out += name[k];
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -637,6 +663,8 @@ void set_trace_context(const std::string& context) {
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   g_trace_context = context;
 }
+
+bool race_check_mode() { return race_check_build(); }
 
 Stats stats() {
   std::lock_guard<std::mutex> lock(g_stats_mutex);

@@ -9,7 +9,7 @@ namespace kernels::test {
 const BackendUnderTest& backend_under_test() {
   static const BackendUnderTest b = [] {
     const bool gpu = gpu_count() > 0;
-    return BackendUnderTest{"cuda",     gpu, false, Device::kCuda, gpu ? &ops_for(Device::kCuda) : nullptr,
+    return BackendUnderTest{"cuda",        gpu,   false, false, Device::kCuda, gpu ? &ops_for(Device::kCuda) : nullptr,
                             &cuda::mma_tile_matmul, &cuda::mma_chain_matmul};
   }();
   return b;

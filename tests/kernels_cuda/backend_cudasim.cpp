@@ -37,7 +37,8 @@ const bool g_listener = (::testing::UnitTest::GetInstance()->listeners().Append(
 }  // namespace
 
 const BackendUnderTest& backend_under_test() {
-  static const BackendUnderTest b{"cudasim", true, true, Device::kCpu, &kernels::cudasim::kOps, &mma_tile, &mma_chain};
+  static const BackendUnderTest b{"cudasim", true,      true,      ::cudasim::race_check_mode(), Device::kCpu,
+                                  &kernels::cudasim::kOps, &mma_tile, &mma_chain};
   return b;
 }
 

@@ -31,6 +31,7 @@ struct BackendUnderTest {
   const char* name;   // "cuda" or "cudasim"
   bool available;     // false: no GPU, every test skips
   bool simulated;     // the CPU simulator: tests choose smaller shapes
+  bool race_check;    // the simulator's race-check build (ThreadSanitizer): smaller still
   Device memory;      // where the table's tensors live
   const Ops* ops;     // null when not available
   // The tensor-core fragment checks (kernels/cuda/mma_check.h) of this backend.
