@@ -96,7 +96,7 @@ struct Rule {
 TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
   const Rule rules[] = {
       {"model.arch=llama", "model.arch: expected one of gpt2, got 'llama'"},
-      {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, got 'gpu'"},
+      {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, cudasim, got 'gpu'"},
       {"train.precision=fp8", "train.precision: expected one of auto, fp32, bf16, fp16, got 'fp8'"},
       {"optim.schedule=step", "optim.schedule: expected one of cosine, linear, constant, got 'step'"},
       {"parallel.zero=2", "parallel.zero: expected 0 or 1, got 2"},

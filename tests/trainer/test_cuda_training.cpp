@@ -5,7 +5,7 @@
 // checks that gradients survive the whole path (grad norms agree) and that the GPU run is
 // deterministic. Skips without a GPU (label cpu binary: test_trainer).
 // The same 20 steps on the `cudasim` table (the CUDA kernels on the CPU simulator, host memory)
-// run everywhere: fp32 losses within 1e-4 of the CPU's, and a run through train.device: cudasim.
+// run everywhere: fp32 losses within 1e-4 of the CPU's; train.device: cudasim resolves to that table.
 #include <gtest/gtest.h>
 
 #include <cmath>
