@@ -64,7 +64,7 @@ void fiber_switch(FiberContext& from, FiberContext& to);
 void fiber_started(FiberContext& self, FiberContext& from);
 
 // ThreadSanitizer: gives the context its own race-detector identity (kept when the context is
-// reused) and the name reports print ("kernel block (x,y,z) thread (x,y,z)"). No-op otherwise.
+// reused) and the name reports print ("block (x,y,z) thread (x,y,z) kernel"). No-op otherwise.
 void fiber_set_race_identity(FiberContext& ctx, const char* name);
 // ThreadSanitizer happens-before edges (no-ops in other builds): release on `token` by the
 // running context, acquire of everything released on it so far.

@@ -18,11 +18,10 @@
 // Race-check build (KILN_CUDASIM_RACECHECK): barriers and __syncwarp become ThreadSanitizer
 // happens-before edges and nothing else does, so two threads of a block touching one address
 // between barriers, one of them writing, is reported by ThreadSanitizer with the fiber's name
-// "kernel block (x,y,z) thread (x,y,z)". Blocks are ordered one after another (their shared
+// "block (x,y,z) thread (x,y,z) kernel<...>". Blocks are ordered one after another (their shared
 // memory is the same static storage), so races between blocks are not reported.
 #include <sys/types.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -32,6 +31,8 @@
 #include <vector>
 
 #include "kernels/cudasim/fiber.h"
+#include "kernels/cudasim/trace.h"
+#include "kernels/cudasim/warp_matrix.h"
 #include "kernels/cudasim/launch.h"
 #include "kernels/cudasim/device_api.h"
 
@@ -171,13 +172,16 @@ thread_local Runner g_runner;
 std::mutex g_launch_mutex;  // static __shared__ storage is per kernel, not per host thread
 Stats g_stats;
 std::mutex g_stats_mutex;
-std::string g_trace_context;
 
-// Ends the running fiber for good with an error about thread `who` (often the caller itself).
+// Thrown inside a fiber to end it: unwinds the kernel's frames (freeing what they hold) up to
+// thread_main, which leaves the fiber. Never crosses a fiber boundary.
+struct AbortThread {};
+
+// Ends the running fiber with an error about thread `who` (often the caller itself).
 [[noreturn]] void fail_at(SimThread& who, const std::string& what) {
   Runner& r = g_runner;
   if (r.error.empty()) r.error = r.prefix(who) + what;
-  fiber_exit_to(r.current().ctx, r.host);
+  throw AbortThread{};
 }
 [[noreturn]] void fail(const std::string& what) { fail_at(g_runner.current(), what); }
 
@@ -204,6 +208,7 @@ const Group* group_waiting_for(const WarpState& w, int lane) {
 
 int first_lane(unsigned bits) { return std::countr_zero(bits); }
 
+// Bookkeeping of a thread that returned from the kernel; fails if others wait for it.
 void thread_exit(SimThread& t) {
   Runner& r = g_runner;
   race_release(&r.race_block_end);
@@ -225,7 +230,6 @@ void thread_exit(SimThread& t) {
          op_name(g->op) + " that thread " + coords(u.thread_idx) + " waits in at " + where(u.site) +
          " (a mask must name only lanes that reach the collective)");
   }
-  fiber_exit_to(t.ctx, r.host);
 }
 
 void thread_main(void* arg) {
@@ -233,19 +237,30 @@ void thread_main(void* arg) {
   Runner& r = g_runner;
   fiber_started(t.ctx, r.host);
   race_acquire(&r.race_block_start);
-  r.run->body(r.run->params);
-  thread_exit(t);
+  try {
+    r.run->body(r.run->params);
+    thread_exit(t);
+  } catch (const AbortThread&) {
+    race_release(&r.race_block_end);  // the host reads the error message after the block
+  }
+  fiber_exit_to(t.ctx, r.host);
 }
 
 // ---- warp collectives ----------------------------------------------------------------------
 
-void complete_mma(Runner& r, int warp);
-void complete_ldmatrix(Runner& r, int warp, unsigned mask);
-
 // Computes every lane's result of the completed group g (all lanes of g.mask have arrived).
 void complete(Runner& r, int warp, const Group& g) {
-  if (g.op == WarpOp::kMma) return complete_mma(r, warp);
-  if (g.op == WarpOp::kLdmatrix) return complete_ldmatrix(r, warp, g.mask);
+  if (g.op == WarpOp::kMma || g.op == WarpOp::kLdmatrix) {
+    if (g.mask != 0xffffffffu)
+      fail(std::string(op_name(g.op)) + ": every lane of the warp must take part (mask " + hex(g.mask) + ")");
+    const detail::WarpArgs* lanes[32];
+    uint64_t* outs[32];
+    for (int l = 0; l < 32; ++l) {
+      lanes[l] = &r.at(warp, l).args;
+      outs[l] = r.at(warp, l).out;
+    }
+    return g.op == WarpOp::kMma ? detail::complete_mma(lanes, outs) : detail::complete_ldmatrix(lanes, outs);
+  }
   uint32_t votes = 0;
   for (int l = 0; l < 32; ++l)
     if (g.mask >> l & 1u) votes |= uint32_t(r.at(warp, l).args.in[0] & 1u) << l;
@@ -303,64 +318,6 @@ void check_collective(Runner& r, SimThread& t, const detail::WarpArgs& a, const 
   }
 }
 
-// ---- mma.sync.m16n8k16 and ldmatrix, following the PTX fragment layouts element by element ----
-// A (16x16, row): register j of lane l holds A[l/4 + 8*(j%2)][2*(l%4) + 8*(j/2) + {0,1}]
-// B (16x8, col):  register j holds B[2*(l%4) + 8*j + {0,1}][l/4]
-// C, D (16x8 f32): element i holds C[l/4 + 8*(i/2)][2*(l%4) + i%2]
-// Each 32-bit register holds two 16-bit elements, the first in its low half.
-
-float half_to_float(uint32_t bits16, int kind) {
-  return kind == 0 ? kernels::bits_float(bits16 << 16) : kernels::fp16::to_float(uint16_t(bits16));
-}
-
-void complete_mma(Runner& r, int warp) {
-  const int kind = r.at(warp, 0).args.width;
-  float A[16][16], B[16][8], C[16][8];
-  for (int l = 0; l < 32; ++l) {
-    const detail::WarpArgs& a = r.at(warp, l).args;
-    const int g = l / 4, t = l % 4;
-    for (int j = 0; j < 4; ++j)
-      for (int h = 0; h < 2; ++h)
-        A[g + 8 * (j % 2)][2 * t + 8 * (j / 2) + h] = half_to_float(uint32_t(a.in[j] >> (16 * h)) & 0xffffu, kind);
-    for (int j = 0; j < 2; ++j)
-      for (int h = 0; h < 2; ++h)
-        B[2 * t + 8 * j + h][g] = half_to_float(uint32_t(a.in[4 + j] >> (16 * h)) & 0xffffu, kind);
-    for (int i = 0; i < 4; ++i) C[g + 8 * (i / 2)][2 * t + i % 2] = kernels::bits_float(uint32_t(a.in[6 + i]));
-  }
-  for (int l = 0; l < 32; ++l) {
-    SimThread& u = r.at(warp, l);
-    const int g = l / 4, t = l % 4;
-    for (int i = 0; i < 4; ++i) {
-      const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-      float acc = C[row][col];
-      for (int k = 0; k < 16; ++k) acc += A[row][k] * B[k][col];
-      u.out[i] = kernels::float_bits(acc);
-    }
-  }
-}
-
-// ldmatrix .x1/.x2/.x4: lanes 8i..8i+7 give the rows of matrix i (8 x 16-bit each, read by the
-// lane itself into in[1..2]); lane l receives, in register i, matrix i's elements
-// [l/4][2*(l%4) + {0,1}], or with .trans [2*(l%4) + {0,1}][l/4].
-void complete_ldmatrix(Runner& r, int warp, unsigned mask) {
-  if (mask != 0xffffffffu) fail("ldmatrix: every lane of the warp must take part (mask " + hex(mask) + ")");
-  const int n = r.at(warp, 0).args.arg;
-  const bool trans = r.at(warp, 0).args.width != 0;
-  uint16_t M[4][8][8];
-  for (int l = 0; l < 8 * n; ++l) {
-    const detail::WarpArgs& a = r.at(warp, l).args;
-    for (int c = 0; c < 8; ++c) M[l / 8][l % 8][c] = uint16_t(a.in[1 + c / 4] >> (16 * (c % 4)));
-  }
-  for (int l = 0; l < 32; ++l) {
-    SimThread& u = r.at(warp, l);
-    for (int i = 0; i < n; ++i) {
-      const int p = l / 4, q = 2 * (l % 4);
-      const uint16_t lo = trans ? M[i][q][p] : M[i][p][q], hi = trans ? M[i][q + 1][p] : M[i][p][q + 1];
-      u.out[i] = uint32_t(lo) | uint32_t(hi) << 16;
-    }
-  }
-}
-
 // ---- the block loop ------------------------------------------------------------------------
 
 void set_host_error(const SimThread& who, const std::string& what) {
@@ -409,7 +366,8 @@ void run_block(Runner& r, uint3 block_idx) {
     t.state = State::kReady;
     fiber_prepare(t.ctx, *r.stacks[size_t(i)], &thread_main, &t);
     if (race_check_build()) {
-      const std::string name = std::string(r.run->name) + " block " + coords(block_idx) + " thread " + coords(t.thread_idx);
+      // Coordinates first: ThreadSanitizer keeps only the first 63 characters of a name.
+      const std::string name = "block " + coords(block_idx) + " thread " + coords(t.thread_idx) + " " + r.run->name;
       fiber_set_race_identity(t.ctx, name.c_str());
     }
     r.push(i);
@@ -440,17 +398,6 @@ void run_block(Runner& r, uint3 block_idx) {
   detail::t_thread = nullptr;
   std::lock_guard<std::mutex> lock(g_stats_mutex);
   g_stats.switches += switches;
-}
-
-std::FILE* trace_file() {
-  static std::FILE* f = [] {
-    const char* path = std::getenv("KILN_CUDASIM_TRACE");
-    if (path == nullptr || path[0] == '\0') return static_cast<std::FILE*>(nullptr);
-    std::FILE* file = std::fopen(path, "a");
-    if (file == nullptr) std::fprintf(stderr, "cudasim: cannot open KILN_CUDASIM_TRACE=%s for appending\n", path);
-    return file;
-  }();
-  return f;
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -484,11 +431,7 @@ void run_grid(const KernelRun& run, dim3 grid, dim3 block, size_t shared_bytes) 
   static const bool registered = (__sanitizer_set_death_callback(&print_context_on_death), true);
   (void)registered;
 #endif
-  if (std::FILE* f = trace_file()) {
-    std::fprintf(f, "%s grid=(%u,%u,%u) block=(%u,%u,%u) shared=%zu%s%s\n", run.name, grid.x, grid.y, grid.z, block.x,
-                 block.y, block.z, shared_bytes, g_trace_context.empty() ? "" : " test=", g_trace_context.c_str());
-    std::fflush(f);
-  }
+  trace_launch(run.name, grid, block, shared_bytes);
   Runner& r = g_runner;
   r.run = &run;
   r.block.block_dim = block;
@@ -624,45 +567,7 @@ void* dynamic_shared() { return g_runner.shared; }
 
 void device_error(const std::string& what, const std::source_location& loc) { fail(what + " at " + where(loc)); }
 
-// "const char* cudasim::detail::kernel_name() [with auto Kernel = ns::{anonymous}::k<ns::T, 32>]"
-// -> "k<T, 32>": the kernel's name as in the source, namespaces dropped (also in its arguments).
-std::string kernel_display_name(const char* pretty) {
-  std::string s = pretty;
-  const size_t start = s.find("Kernel = ");
-  if (start == std::string::npos) return s;
-  size_t i = start + 9, depth = 0;
-  std::string name;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '<' || c == '(') ++depth;
-    if (c == '>' || c == ')') --depth;
-    if (depth == 0 && (c == ';' || c == ']')) break;
-    name += c;
-  }
-  if (!name.empty() && name[0] == '&') name.erase(0, 1);
-  // Drop every namespace qualifier ("ns::", "{anonymous}::"), in the name and its arguments.
-  std::string out;
-  for (size_t k = 0; k < name.size(); ++k) {
-    if (name.compare(k, 2, "::") == 0) {
-      size_t b = out.size();
-      while (b > 0 && (std::isalnum(static_cast<unsigned char>(out[b - 1])) || out[b - 1] == '_' ||
-                       out[b - 1] == '{' || out[b - 1] == '}'))
-        --b;
-      out.erase(b);
-      ++k;
-      continue;
-    }
-    out += name[k];
-  }
-  return out;
-}
-
 }  // namespace detail
-
-void set_trace_context(const std::string& context) {
-  std::lock_guard<std::mutex> lock(g_launch_mutex);
-  g_trace_context = context;
-}
 
 bool race_check_mode() { return race_check_build(); }
 

@@ -1,7 +1,7 @@
 // kernels/cudasim/warp_matrix.h
 // The simulator's mma.sync.m16n8k16 and ldmatrix: warp collectives that gather every lane's
 // fragment registers, apply the PTX fragment layouts element by element (scheduler.cpp,
-// complete_mma / complete_ldmatrix) and hand each lane its registers back. Called by
+// warp_matrix.cpp) and hand each lane its registers back. Called by
 // kernels/cuda/compat.cuh's mma/ldmatrix primitives in the simulator build. Not here: the fragment
 // API kernels use (kernels/cuda/mma.cuh).
 #pragma once
@@ -13,6 +13,13 @@
 #include "kernels/cudasim/device_api.h"
 
 namespace cudasim {
+
+namespace detail {
+// Called by the scheduler when all 32 lanes have arrived: lanes[l] is lane l's part, out[l] its
+// result registers (warp_matrix.cpp).
+void complete_mma(const WarpArgs* const (&lanes)[32], uint64_t* const (&out)[32]);
+void complete_ldmatrix(const WarpArgs* const (&lanes)[32], uint64_t* const (&out)[32]);
+}  // namespace detail
 
 enum class MmaType { kBF16 = 0, kF16 = 1 };
 

@@ -1,8 +1,9 @@
 // tests/kernels_cuda/test_cudasim_table.cpp
 // The `cudasim` op table as a whole (test_kernels_cudasim only): every entry set, host tensors in
 // and device-marked tensors refused, the CUDA backend's argument checks unchanged under the
-// simulator, and matmul's second bias path (a plain GEMM plus add_bias_kernel, taken when cuBLASLt
-// offers no fused-bias algorithm) against the CPU reference.
+// simulator, matmul's second bias path (a plain GEMM plus add_bias_kernel, taken when cuBLASLt
+// offers no fused-bias algorithm) against the CPU reference, and the device-side checks of token
+// and target ids (__trap on a GPU) reported with kernel, block and thread.
 #include <cstring>
 
 #include "kernels/cudasim/cublaslt.h"
@@ -70,6 +71,32 @@ TEST(CudasimTable, MatmulBiasWithoutFusedEpilogue) {
     EXPECT_EQ(::cudasim::stats().launches, launches + 1) << "add_bias_kernel did not run";
     // fp32: one rounding as on the CPU. bf16/fp16: the GEMM's output is rounded, then the bias sum.
     expect_close(outg.get(), out.get(), tol_for(dt), label("matmul out, separate bias kernel", dt, "N37 IC24 OC40"));
+  }
+}
+
+// A negative token id and a target beyond the real vocabulary trap on the device; the simulator
+// names the kernel, block and thread that trapped (on a GPU: a launch failure at the next sync).
+TEST(CudasimTable, BadIdsTrapNamingKernelBlockAndThread) {
+  const int64_t B = 2, T = 5, C = 8, V = 16;
+  TypedTensor wte(DType::F32, {V, C}, randn(V * C, 83)), out(DType::F32, {B, T, C});
+  std::vector<int32_t> tok(size_t(B * T), 3);
+  tok[7] = -2;  // position 7: block 0 of the grid-stride loop, thread 7 * C (its first channel)
+  try {
+    gpu_ops().embedding_forward(out.t(), view(tok, {B, T}), wte.t(), Tensor{}, 0, {});
+    ADD_FAILURE() << "a negative token id did not trap";
+  } catch (const ::cudasim::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("kernel embedding_forward_kernel<float>, block (0,0,0), thread (56,0,0): __trap()"),
+              std::string::npos) << msg;
+  }
+  TypedTensor logits(DType::F32, {3, V}, randn(3 * V, 84)), losses(DType::F32, {3});
+  std::vector<int32_t> tgt = {1, 15, 2};
+  try {
+    gpu_ops().softmax_xent(losses.t(), Tensor{}, logits.t(), view(tgt, {3}), 12, 1.f, {});  // 15 >= vocab_real
+    ADD_FAILURE() << "a target beyond vocab_real did not trap";
+  } catch (const ::cudasim::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel softmax_xent_kernel<float>, block (1,0,0), thread (0,0,0): __trap()"),
+              std::string::npos) << e.what();
   }
 }
 
