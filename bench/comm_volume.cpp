@@ -5,7 +5,7 @@
 // Pure arithmetic: runs anywhere in milliseconds. docs/COMMUNICATION.md discusses the table.
 #include <cstdio>
 
-#include "trainer/comm_volume.h"
+#include "model/comm_volume.h"
 
 namespace {
 
@@ -24,7 +24,7 @@ void row(const Model& m, int dp, int tp, int zero, kernels::DType dt) {
   c.train.micro_batch = m.micro_batch;
   c.train.global_batch = 512;  // sequences: 0.5M tokens per step, as GPT-2/3 small runs use
   c.parallel.zero = zero;
-  const trainer::StepCommVolume v = trainer::step_comm_volume(c, dp, tp, dt);
+  const model::StepCommVolume v = model::step_comm_volume(c, dp, tp, dt);
   const double accum = double(c.train.global_batch) / (double(m.micro_batch) * dp);
   std::printf("| %-9s | %3d | %2d | %4s | %5.0f | %9.1f | %9.3f | %9.3f | %9.3f | %9.3f |\n", m.name, dp, tp,
               zero ? "yes" : "no", accum, double(v.local_params) / 1e6, double(v.dp_payload) / 1e9, v.dp_wire / 1e9,

@@ -1,6 +1,6 @@
 // bench/gpt2_gpu_bench.cpp
 // kiln_bench_gpt2: end-to-end training throughput of GPT-2 124M on one GPU through the CUDA op
-// table (trainer::Gpt2Model + trainer::AdamW, exactly what `kiln train` runs per micro-step).
+// table (model::Gpt2Model + trainer::AdamW, exactly what `kiln train` runs per micro-step).
 //
 // Model: 12 layers, 12 heads, d_model 768, d_ff 3072, vocab 50304 (50257 real), T 1024, bf16
 // activations with fp32 master weights, gradients and moments. Random tokens (throughput does not
@@ -24,8 +24,9 @@
 #include "kernels/cuda/device_cuda.h"
 #include "kernels/ops.h"
 #include "kernels/rng.h"
-#include "trainer/flops.h"
-#include "trainer/model.h"
+#include "model/flops.h"
+#include "model/gpt2.h"
+#include "parallel/comm_self.h"
 #include "trainer/optimizer.h"
 
 namespace {
@@ -88,10 +89,11 @@ Row run(const configs::ModelConfig& cfg, int vocab_real, int B, const Args& args
   Row row;
   row.B = B;
   {
-    trainer::Gpt2Model model(cfg, vocab_real, B, ops, Device::kCuda, {args.precision, DType::F32});
+    parallel::SelfComm no_tp;  // one GPU: no tensor parallelism
+    model::Gpt2Model model(cfg, vocab_real, B, ops, Device::kCuda, {args.precision, DType::F32}, no_tp);
     model.params().init(1337, ops);
     configs::OptimConfig oc;  // GPT-2 defaults: lr schedule does not matter for speed
-    trainer::AdamW opt(oc, model.params(), ops);
+    trainer::AdamW opt(oc, model.params(), ops, {0, model.params().total_elements()});
     std::vector<int32_t> windows(size_t(B) * (cfg.seq_len + 1));
     for (size_t i = 0; i < windows.size(); ++i) windows[i] = int32_t(kernels::uniform01(42, i) * vocab_real);
 
@@ -110,7 +112,7 @@ Row run(const configs::ModelConfig& cfg, int vocab_real, int B, const Args& args
         bwd.stop(stream);
         upd.start(stream);
       }
-      opt.step(3e-4, 1.0);  // reads the gradient norm back: a host synchronization
+      trainer::adamw_step_one_rank(opt, 3e-4, 1.0);  // reads the gradient norm back: a host synchronization
       if (timed) {
         upd.stop(stream);
         row.fwd_ms += fwd.elapsed_ms();
@@ -133,7 +135,7 @@ Row run(const configs::ModelConfig& cfg, int vocab_real, int B, const Args& args
   }
   const double tokens = double(B) * cfg.seq_len;
   row.tokens_per_s = tokens / (row.ms * 1e-3);
-  row.mfu = row.tokens_per_s * trainer::flops_per_token(cfg) / trainer::kH100PeakFlops;
+  row.mfu = row.tokens_per_s * model::flops_per_token(cfg) / model::kH100PeakFlops;
   return row;
 }
 
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
               kernels::dtype_name(args.precision));
   std::printf("device: %s; CUDA %s; %d warm-up + %d timed steps per row; FLOPs/token %.4e; MFU vs %.1f TFLOP/s\n",
               kernels::cuda::device_name().c_str(), kernels::cuda::runtime_version().c_str(), args.warmup, args.steps,
-              trainer::flops_per_token(cfg), trainer::kH100PeakFlops / 1e12);
+              model::flops_per_token(cfg), model::kH100PeakFlops / 1e12);
   std::printf("\n| %4s | %9s | %8s | %8s | %8s | %10s | %6s | %14s | %16s |\n", "B", "ms/step", "fwd ms", "bwd ms",
               "optim ms", "tokens/s", "MFU", "peak kiln GiB", "device used GiB");
   std::printf(

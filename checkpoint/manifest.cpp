@@ -18,6 +18,7 @@
 #include "checkpoint/internal.h"
 #include "data/io.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace checkpoint {
 
@@ -93,12 +94,18 @@ kernels::Shape get_shape(const YAML::Node& n, const Where& w) {
     w.bad("'shape' must be a list of 1 to 4 dimensions");
   kernels::Shape shape;
   shape.ndim = int(s.size());
+  int64_t numel = 1;
   for (size_t i = 0; i < s.size(); ++i) {
     try {
       shape.dims[i] = s[i].as<int64_t>();
     } catch (const YAML::Exception&) {
       w.bad("'shape' holds a non-integer dimension");
     }
+    // Positive, and the element count fits int64: Shape::numel and every offset computed from
+    // it later may then be evaluated without overflow.
+    if (shape.dims[i] < 1 || __builtin_mul_overflow(numel, shape.dims[i], &numel))
+      w.bad("'shape' dimension " + std::to_string(i) + " is " + std::to_string(shape.dims[i]) +
+            " (expected >= 1, and a total element count that fits 64 bits)");
   }
   return shape;
 }
@@ -190,12 +197,9 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
     w.bad("checksum mismatch (manifest_crc32c " + crc_hex(want) + ", contents " + crc_hex(got) +
           "): the file is damaged or was edited");
 
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    w.bad(std::string("not valid YAML: ") + e.what());
-  }
+  // The strict reader (kernels/yaml_strict.h): yaml-cpp alone would accept, e.g., a config block
+  // whose closing quote was lost and read the rest of the manifest into it.
+  const YAML::Node root = kernels::load_yaml_strict(text, path);
   if (!root.IsMap()) w.bad("expected a YAML mapping");
   if (get<std::string>(root, "kind", w, "a string") != "kiln_checkpoint") w.bad("'kind' is not kiln_checkpoint");
   const int version = get<int>(root, "format_version", w, "an integer");
@@ -255,7 +259,8 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
       sl.local_begin = get_nonneg(s, "begin", ws);
       sl.count = get_nonneg(s, "count", ws);
       if (sl.tp_rank < 0 || sl.tp_rank >= e.tp) ws.bad("tp_rank out of range for tp " + std::to_string(e.tp));
-      if (sl.count == 0 || sl.local_begin + sl.count > local_n)
+      // count > local_n - begin, not begin + count > local_n: the sum could wrap.
+      if (sl.count == 0 || sl.local_begin > local_n || sl.count > local_n - sl.local_begin)
         ws.bad("range [" + std::to_string(sl.local_begin) + ", +" + std::to_string(sl.count) +
                ") is empty or outside the local shard of " + std::to_string(local_n) + " elements");
       if (!parse_crc_hex(get<std::string>(s, "crc32c", ws, "a string"), &sl.crc32c)) ws.bad("crc32c is not 8 hex digits");

@@ -14,6 +14,7 @@
 
 #include "data/io.h"
 #include "kernels/check.h"
+#include "kernels/json_untrusted.h"
 
 namespace checkpoint {
 
@@ -159,9 +160,20 @@ std::vector<float> SafetensorsFile::as_float(const std::string& name) const {
   return out;
 }
 
+namespace {
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+}  // namespace
+
 SafetensorsFile read_safetensors(const std::string& path) {
   SafetensorsFile f;
   f.path = path;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    bad_file(path, "is not a regular file (a folder, FIFO or device)");
   std::ifstream in(path, std::ios::binary);
   if (!in) bad_file(path, "cannot be opened (missing or unreadable)");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -172,12 +184,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
                        std::to_string(bytes.size()) + " bytes): truncated or not a safetensors file");
   }
   f.header_bytes = int64_t(n);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(n));
-  } catch (const nlohmann::json::parse_error& e) {
-    bad_file(path, std::string("header is not valid JSON: ") + e.what());
-  }
+  std::string why;
+  const nlohmann::json header = kernels::parse_untrusted_json(std::string_view(bytes.data() + 8, size_t(n)), &why);
+  if (header.is_discarded()) bad_file(path, "header: " + why);
   if (!header.is_object()) bad_file(path, "header is not a JSON object");
   f.data.assign(bytes.begin() + 8 + int64_t(n), bytes.end());
   const int64_t data_bytes = int64_t(f.data.size());
@@ -199,7 +208,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const nlohmann::json& dt = value["dtype"];
     const auto known = std::find_if(std::begin(kDTypes), std::end(kDTypes),
                                     [&](const DTypeName& d) { return dt.is_string() && dt.get<std::string>() == d.name; });
-    if (known == std::end(kDTypes)) bad_file(path, where + " has unsupported dtype " + dt.dump());
+    if (known == std::end(kDTypes)) bad_file(path, where + " has unsupported dtype " + kernels::describe_json(dt));
     t.dtype = known->dtype;
     const nlohmann::json& shape = value["shape"];
     if (!shape.is_array()) bad_file(path, where + " shape is not an array");
@@ -207,7 +216,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     for (const nlohmann::json& d : shape) {
       // A dim past the file size can never be backed by data; bounding it also keeps numel finite.
       if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(data_bytes) + 1)
-        bad_file(path, where + " shape " + shape.dump() + " has a negative, non-integer or impossible dim");
+        bad_file(path, where + " shape has " + kernels::describe_json(d) + " as a dim: a negative, non-integer or impossible dim");
       const int64_t dim = d.get<int64_t>();
       t.shape.push_back(dim);
       // Saturate at data_bytes + 1 (already too big to be backed) instead of overflowing.
@@ -215,7 +224,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     }
     const nlohmann::json& off = value["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      bad_file(path, where + " data_offsets " + off.dump() + " is not [begin, end]");
+      bad_file(path, where + " data_offsets is " + kernels::describe_json(off) + ", expected [begin, end]");
     const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
     if (b > e || e > uint64_t(data_bytes)) {
       bad_file(path, where + " data_offsets [" + std::to_string(b) + ", " + std::to_string(e) +
@@ -226,7 +235,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const int64_t want = numel * int64_t(kernels::dtype_size(t.dtype));
     if (t.nbytes() != want) {
       bad_file(path, where + " holds " + std::to_string(t.nbytes()) + " bytes but " + dt.get<std::string>() + " " +
-                         shape.dump() + " needs " + std::to_string(want));
+                         shape_text(t.shape) + " needs " + std::to_string(want));
     }
     f.tensors.push_back(std::move(t));
   }

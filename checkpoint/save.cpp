@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "checkpoint/internal.h"
@@ -173,7 +174,12 @@ void Saver::begin(const RunState& state, const std::vector<Piece>& my_pieces) {
   if (from_root(im.world, rc) != 0)
     throw std::runtime_error("checkpoint: cannot prepare " + s->tmp + (rank == 0 ? ": " + err : " (see rank 0)"));
 
-  s->writer = std::thread(&Impl::write_rank, s.get(), rank);
+  try {
+    s->writer = std::thread(&Impl::write_rank, s.get(), rank);
+  } catch (const std::system_error& e) {  // out of threads or memory: an error, not std::terminate
+    throw std::runtime_error("checkpoint step " + std::to_string(state.step) +
+                             " not saved: cannot start the writer thread (" + e.what() + ")");
+  }
   im.save = std::move(s);
 }
 

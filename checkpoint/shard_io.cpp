@@ -16,6 +16,8 @@
 //  - I/O goes in blocks of kBlock bytes. HDF5 here is the thread-safe build with one global lock:
 //    a single 1 GB H5Dwrite in the writer thread would hold that lock (and stall the data loader's
 //    reads) for the whole write; blocks let other threads in between.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
@@ -46,8 +48,8 @@ hid_t h5_type(kernels::DType d) {
   return H5T_STD_U8LE;
 }
 
-[[noreturn]] void write_failed(const std::string& path, const std::string& what) {
-  const std::string h5 = data::io::last_hdf5_error();
+[[noreturn]] void write_failed(const std::string& path, const std::string& what, std::string h5 = "") {
+  if (h5.empty()) h5 = data::io::last_hdf5_error();
   throw std::runtime_error(path + ": " + what + (h5.empty() ? "" : " (" + h5 + ")"));
 }
 
@@ -65,8 +67,9 @@ bool write_int_attr(hid_t obj, const char* name, int64_t value) {
   return attr.ok() && H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) >= 0;
 }
 
-// Moves `count` elements between `buf` and dataset `ds` block by block. write=true writes.
-bool transfer(hid_t ds, hid_t type, size_t esize, int64_t count, void* buf, bool write) {
+// Moves `count` elements between `buf` and dataset `ds` block by block. write=true writes. On
+// failure *why holds HDF5's reason, taken before any handle closes (a close clears the stack).
+bool transfer(hid_t ds, hid_t type, size_t esize, int64_t count, void* buf, bool write, std::string* why) {
   const hsize_t per = std::max<hsize_t>(1, kBlock / esize);
   H5Id fspace(H5Dget_space(ds));
   if (!fspace.ok()) return false;
@@ -77,7 +80,10 @@ bool transfer(hid_t ds, hid_t type, size_t esize, int64_t count, void* buf, bool
     char* p = static_cast<char*>(buf) + off * esize;
     const herr_t rc = write ? H5Dwrite(ds, type, mspace.get(), fspace.get(), H5P_DEFAULT, p)
                             : H5Dread(ds, type, mspace.get(), fspace.get(), H5P_DEFAULT, p);
-    if (rc < 0) return false;
+    if (rc < 0) {
+      *why = data::io::last_hdf5_error();
+      return false;
+    }
   }
   return true;
 }
@@ -102,10 +108,11 @@ void write_shard_file(const std::string& path, int rank, std::vector<WriteItem>&
       H5Id ds(H5Dcreate2(file.get(), r.dataset.c_str(), h5_type(r.dtype), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                          H5P_DEFAULT));
       if (!ds.ok()) write_failed(path, "cannot create dataset '" + r.dataset + "'");
+      std::string why;
       if (!write_string_attr(ds.get(), "tensor", r.tensor) ||
           !write_string_attr(ds.get(), "dtype", kernels::dtype_name(r.dtype)) ||
-          !transfer(ds.get(), h5_type(r.dtype), esize, r.count, const_cast<std::byte*>(it.data), true))
-        write_failed(path, "cannot write dataset '" + r.dataset + "'");
+          !transfer(ds.get(), h5_type(r.dtype), esize, r.count, const_cast<std::byte*>(it.data), true, &why))
+        write_failed(path, "cannot write dataset '" + r.dataset + "'", why);
       r.crc32c = crc32c(it.data, size_t(r.count) * esize);
     }
     // Flush before the handles close so a failure (disk full) is seen here, not lost in a close.
@@ -117,6 +124,10 @@ void write_shard_file(const std::string& path, int rank, std::vector<WriteItem>&
 }
 
 ShardReader::ShardReader(const std::string& path) : path_(path) {
+  // A FIFO named like a rank file would block H5Fopen forever: regular files only.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw kernels::InputError(path + ": not a regular file (expected an HDF5 checkpoint file)");
   data::io::QuietHdf5 quiet;
   // CLOSE_STRONG: closing the file also closes any object of it still open inside HDF5, so a
   // reader never keeps a damaged file alive. (HDF5 1.10.8 may still print "infinite loop closing
@@ -152,7 +163,9 @@ void ShardReader::read(const std::string& dataset, kernels::DType dtype, int64_t
   H5Id type(H5Dget_type(ds.get()));
   if (!type.ok() || H5Tequal(type.get(), h5_type(dtype)) <= 0)
     bad(std::string("stored type does not match the manifest's ") + kernels::dtype_name(dtype));
-  if (!transfer(ds.get(), h5_type(dtype), kernels::dtype_size(dtype), count, dst, false)) bad("read failed");
+  std::string why;
+  if (!transfer(ds.get(), h5_type(dtype), kernels::dtype_size(dtype), count, dst, false, &why))
+    bad("read failed" + (why.empty() ? "" : " (" + why + ")"));
   const uint32_t got = crc32c(dst, size_t(count) * kernels::dtype_size(dtype));
   if (got != crc)
     throw kernels::InputError(where + "CRC32C mismatch (manifest " + crc_hex(crc) + ", data " + crc_hex(got) +

@@ -48,10 +48,23 @@ struct TrainConfig {
   int global_batch = 512;          // sequences per optimizer step, all ranks together
   int max_steps = 5000;
   int log_every = 10;
+  // Numeric guards (trainer/guards.h): a step whose loss or gradients are not finite is skipped;
+  // this many such (or spike-skipped) steps in a row stop the run with exit 4 (0: never stop).
+  int max_skipped_steps = 10;
+  // Skip a step whose loss is more than this many standard deviations above the mean of the last
+  // loss_spike_window losses (0: off).
+  double loss_spike_zscore = 0;
+  int loss_spike_window = 128;
+  // Every N steps, recompute the first micro-batch and require the same loss and gradient norm,
+  // bit for bit (trainer/replay_check.h; 0: off).
+  int replay_check_every = 0;
   template <class V> void visit(V& v) {
     v("device", device);           v("precision", precision);
     v("micro_batch", micro_batch); v("global_batch", global_batch);
     v("max_steps", max_steps);     v("log_every", log_every);
+    v("max_skipped_steps", max_skipped_steps);
+    v("loss_spike_zscore", loss_spike_zscore); v("loss_spike_window", loss_spike_window);
+    v("replay_check_every", replay_check_every);
   }
 };
 
@@ -74,7 +87,10 @@ struct OptimConfig {
 struct ParallelConfig {
   int tp = 1;
   int zero = 0;
-  template <class V> void visit(V& v) { v("tp", tp); v("zero", zero); }
+  // Collective watchdog (parallel/watchdog.h): a collective that does not complete within this
+  // many seconds ends every rank with a report, exit 5 (0: wait forever).
+  double timeout_s = 600;
+  template <class V> void visit(V& v) { v("tp", tp); v("zero", zero); v("timeout_s", timeout_s); }
 };
 
 struct EvalConfig {

@@ -18,6 +18,7 @@
 #include "configs/load.h"
 #include "configs/validate.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace configs {
 namespace fs = std::filesystem;
@@ -122,18 +123,12 @@ class YamlReader {
   std::vector<std::string> known_;
 };
 
-// Parses YAML text or a file into a top-level node that is a map or null; syntax errors become
-// InputError with the position.
+// Parses YAML text or a file into a top-level node that is a map or null. The text goes through
+// kernels::load_yaml_strict, so syntax errors (and what yaml-cpp would silently misread, such as an
+// unterminated quote) become InputError with the file and position.
 YAML::Node parse_yaml(const std::string& source, const std::string* text, const fs::path* file) {
-  YAML::Node root;
-  try {
-    root = text ? YAML::Load(*text) : YAML::LoadFile(file->string());
-  } catch (const YAML::BadFile&) {
-    throw InputError(source + ": cannot read config file");
-  } catch (const YAML::ParserException& e) {
-    throw InputError(source + ": YAML syntax error at line " + std::to_string(e.mark.line + 1) +
-                     ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root =
+      kernels::load_yaml_strict(text ? *text : kernels::read_user_text_file(file->string(), "config file"), source);
   if (!root.IsMap() && !root.IsNull())
     throw InputError(source + ": expected a map of sections (run:, model:, ...) at the top level, got " +
                      kind_of(root));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string>
 
 #include "configs/fields.h"
@@ -46,8 +47,20 @@ class Problems {
     }
     add(key, "one of " + names, single_quoted(v));
   }
-  void non_empty(const char* key, const std::string& v) {
-    if (v.empty()) add(key, "a non-empty string", "''");
+  void at_most(const char* key, int64_t v, int64_t max, const char* why) {
+    if (v > max) add(key, "an integer <= " + std::to_string(max) + " (" + why + ")", std::to_string(v));
+  }
+  void non_empty(const char* key, const std::string& v, const char* what = "a non-empty string") {
+    if (v.empty()) add(key, what, "''");
+  }
+  // A folder name with a newline or another control character is a typo (an unterminated quote),
+  // not a name anyone means.
+  void printable(const char* key, const std::string& v) {
+    for (unsigned char ch : v)
+      if (ch < 0x20 || ch == 0x7f) {
+        add(key, "a name without control characters (newline, tab, ...)", single_quoted(v));
+        return;
+      }
   }
   // `v` must be a multiple of `of` (named `of_key`); skipped when either side is already reported
   // as non-positive, so a zero does not produce a second, confusing message.
@@ -74,16 +87,24 @@ std::vector<std::string> validation_problems(const Config& c) {
 
   p.non_empty("run.name", c.run.name);  // the run folder is out_dir/name (CONTRACTS §6)
   p.non_empty("run.out_dir", c.run.out_dir);
+  p.printable("run.name", c.run.name);
+  p.printable("run.out_dir", c.run.out_dir);
 
   const ModelConfig& m = c.model;
   p.one_of("model.arch", m.arch, {"gpt2"});  // more architectures come later
   p.at_least("model.vocab_size", int64_t{m.vocab_size}, 1);
   p.at_least("model.seq_len", int64_t{m.seq_len}, 1);
+  // A training window is seq_len + 1 tokens, counted in int: the +1 must not wrap.
+  p.at_most("model.seq_len", m.seq_len, std::numeric_limits<int>::max() - 1, "a window of seq_len + 1 tokens");
   p.at_least("model.n_layer", int64_t{m.n_layer}, 1);
   p.at_least("model.n_head", int64_t{m.n_head}, 1);
   p.at_least("model.d_model", int64_t{m.d_model}, 1);
   p.at_least("model.d_ff", int64_t{m.d_ff}, 1);
   p.multiple_of("model.d_model", m.d_model, "model.n_head", m.n_head);  // head_dim = d_model / n_head
+
+  // Shard globs (CONTRACTS §2); an empty one would otherwise surface later as "pattern  matches no files".
+  p.non_empty("data.train", c.data.train, "a glob of shard files such as data/x/train_*.h5");
+  p.non_empty("data.val", c.data.val, "a glob of shard files such as data/x/val_*.h5");
 
   const TrainConfig& t = c.train;
   p.one_of("train.device", t.device, {"auto", "cpu", "cuda", "cudasim"});
@@ -92,6 +113,10 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.at_least("train.global_batch", int64_t{t.global_batch}, 1);
   p.at_least("train.max_steps", int64_t{t.max_steps}, 1);
   p.at_least("train.log_every", int64_t{t.log_every}, 1);
+  p.at_least("train.max_skipped_steps", int64_t{t.max_skipped_steps}, 0);  // 0: never stop
+  p.at_least("train.loss_spike_zscore", t.loss_spike_zscore, 0.0);         // 0: off
+  p.at_least("train.loss_spike_window", int64_t{t.loss_spike_window}, 2);  // a std needs two losses
+  p.at_least("train.replay_check_every", int64_t{t.replay_check_every}, 0);  // 0: off
   // The dp factor is checked later by accumulation_steps(); this catches the mistake early.
   p.multiple_of("train.global_batch", t.global_batch, "train.micro_batch", t.micro_batch);
 
@@ -111,6 +136,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   const ParallelConfig& par = c.parallel;
   p.at_least("parallel.tp", int64_t{par.tp}, 1);
   if (par.zero != 0 && par.zero != 1) p.add("parallel.zero", "0 or 1", std::to_string(par.zero));
+  p.at_least("parallel.timeout_s", par.timeout_s, 0.0);  // 0: no watchdog
   // Tensor parallelism gives each rank n_head/tp heads, d_ff/tp MLP columns and vocab_size/tp
   // vocabulary rows (parallel/tp_linear); an uneven split has no layout.
   p.divides("parallel.tp", par.tp, "model.n_head", m.n_head);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <functional>
 #include <queue>
-#include <unordered_map>
 #include <utility>
 
 
@@ -24,33 +23,35 @@ void BpeMerges::add(uint32_t left, uint32_t right, uint32_t merged, uint32_t ran
 }
 
 void BpeMerges::finish() {
-  // Last occurrence wins, so a repeated pair keeps its last rank.
-  std::unordered_map<uint64_t, size_t> last;
-  for (size_t i = 0; i < pending_.size(); ++i) last[pending_[i].key] = i;
-  count_ = last.size();
+  // Straight into the open-addressing table, in file order: a repeated pair overwrites its slot, so
+  // it keeps its last rank. (No intermediate map: this runs on every `kiln prepare` start.)
   size_t cap = 16;
-  while (cap < 2 * count_) cap *= 2;
+  while (cap < 2 * pending_.size()) cap *= 2;
   table_.assign(cap, Slot{kEmpty, 0, 0});
   mask_ = cap - 1;
   shift_ = 64 - __builtin_ctzll(cap);
+  count_ = 0;
   uint32_t max_id = 0;
-  for (const auto& [key, i] : last) {
-    const Slot& s = pending_[i];
-    uint64_t h = (key * 0x9E3779B97F4A7C15ull) >> shift_;
-    while (table_[h].key != kEmpty) h = (h + 1) & mask_;
+  for (const Slot& s : pending_) {
+    uint64_t h = (s.key * 0x9E3779B97F4A7C15ull) >> shift_;
+    while (table_[h].key != kEmpty && table_[h].key != s.key) h = (h + 1) & mask_;
+    count_ += table_[h].key == kEmpty;
     table_[h] = s;
-    max_id = std::max({max_id, s.merged, uint32_t(key >> 32), uint32_t(key)});
+    max_id = std::max({max_id, s.merged, uint32_t(s.key >> 32), uint32_t(s.key)});
   }
   // monotone: each merge ranks after every merge producing its left or right part.
   std::vector<int64_t> produced_at(size_t(max_id) + 1, -1);  // highest rank producing each id
-  for (const auto& [key, i] : last) {
-    int64_t& p = produced_at[pending_[i].merged];
-    p = std::max<int64_t>(p, pending_[i].rank);
+  for (const Slot& s : table_) {
+    if (s.key == kEmpty) continue;
+    int64_t& p = produced_at[s.merged];
+    p = std::max<int64_t>(p, s.rank);
   }
   monotone_ = true;
-  for (const auto& [key, i] : last) {
-    const int64_t r = pending_[i].rank;
-    if (r <= produced_at[key >> 32] || r <= produced_at[key & 0xFFFFFFFFu]) monotone_ = false;
+  for (const Slot& s : table_) {
+    if (s.key == kEmpty) continue;
+    if (int64_t(s.rank) <= produced_at[s.key >> 32] || int64_t(s.rank) <= produced_at[s.key & 0xFFFFFFFFu]) {
+      monotone_ = false;
+    }
   }
   pending_.clear();
   pending_.shrink_to_fit();

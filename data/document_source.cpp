@@ -129,10 +129,11 @@ bool DocumentReader::fill() {
   if (eof_) return false;
   // Small slices (tests) read small blocks, so slicing really happens at their size.
   const size_t block = std::min(kReadBlock, slice_bytes_);
-  const size_t old = buf_.size();
-  buf_.resize(old + block);
-  const size_t n = std::fread(buf_.data() + old, 1, block, file_);
-  buf_.resize(old + n);
+  // Through a scratch block, not buf_.resize(+block): that zero-fills 1 MiB per call, which for a
+  // folder of small files cost more than reading them.
+  if (!scratch_) scratch_ = std::make_unique<char[]>(kReadBlock);
+  const size_t n = std::fread(scratch_.get(), 1, block, file_);
+  buf_.append(scratch_.get(), n);
   read_ += n;
   if (n < block) {
     if (std::ferror(file_)) bad("cannot read input " + display_name(uint32_t(current_)) + ": " + std::strerror(errno));
@@ -173,11 +174,11 @@ bool DocumentReader::next(DocChunk* chunk) {
       while (!eof_ && buf_.size() < slice_bytes_) fill();
       size_t cut = 0;
       if (!eof_) {
-        // Only the newly read region needs searching (the cut rule looks one byte back), so an
-        // input with no cut point for a long stretch stays linear.
+        // Only the newly read region needs searching (the cut rules look at most one code point,
+        // 4 bytes, back), so an input with no cut point for a long stretch stays linear.
         size_t from = 0;
         while ((cut = cut_(std::string_view(buf_).substr(from))) == 0 && !eof_) {
-          from = buf_.size() > 0 ? buf_.size() - 1 : 0;
+          from = buf_.size() > 4 ? buf_.size() - 4 : 0;
           fill();
         }
         if (cut != 0) cut += from;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,7 @@ class DocumentReader {
   uint64_t line_ = 0;           // JSONL: lines delivered
   uint64_t read_ = 0;           // bytes read from the open input
   std::string buf_;             // read but not yet delivered
+  std::unique_ptr<char[]> scratch_;  // one read block
   size_t buf_pos_ = 0;          // JSONL: start of the undelivered part of buf_
 };
 

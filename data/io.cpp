@@ -15,6 +15,20 @@
 
 namespace data::io {
 
+namespace {
+// HDF5 registers an atexit() handler that closes every file still open. When a close failed (a
+// disk that filled up while a checkpoint was written: H5Fclose cannot flush and returns an error),
+// HDF 1.10.8 keeps a half-torn-down file in its tables and that handler dereferences it: the
+// right error message, then SIGSEGV at exit. kiln closes every handle itself (H5Id, RAII) and never
+// relies on the exit-time flush, so the handler is switched off before the library initialises.
+// It must run before any other HDF5 call: a namespace-scope initialiser of the object file every
+// HDF5 user in kiln links (data/io.h is the only way in) does that.
+const bool kHdf5ExitHandlerOff = [] {
+  H5dont_atexit();
+  return true;
+}();
+}  // namespace
+
 QuietHdf5::QuietHdf5() {
   H5Eget_auto2(H5E_DEFAULT, &saved_func_, &saved_data_);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -38,6 +52,17 @@ std::string last_hdf5_error() {
   std::string msg;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
+  // The POSIX driver's messages run over several lines ("file write failed: time = <ctime>\n,
+  // filename = ..., errno = 28, error message = 'No space left on device', buf = 0x..."): keep
+  // what the user can act on, on one line.
+  const std::string tag = "error message = '";
+  if (const size_t at = msg.find(tag); at != std::string::npos) {
+    const size_t end = msg.find('\'', at + tag.size());
+    const std::string head = msg.substr(0, msg.find(':'));
+    msg = head + ": " + msg.substr(at + tag.size(), end == std::string::npos ? std::string::npos : end - at - tag.size());
+  }
+  for (char& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
   return msg;
 }
 

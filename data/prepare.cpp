@@ -88,10 +88,13 @@ PrepareSummary prepare(const PrepareOptions& opt, const PrepareProgress& progres
   if (!(opt.val_fraction >= 0 && opt.val_fraction < 1)) {
     std::ostringstream v;  // shortest form: "1", "-0.1", not "1.000000"
     v << opt.val_fraction;
-    bad("val_fraction " + v.str() + " is outside [0, 1)");
+    bad("--val-fraction " + v.str() + " is outside [0, 1)");
   }
-  if (opt.shard_tokens <= 0) bad("shard_tokens " + std::to_string(opt.shard_tokens) + " must be > 0");
-  if (opt.threads < 0) bad("threads " + std::to_string(opt.threads) + " must be >= 0 (0 = every core)");
+  // Messages name the command-line flags: PrepareOptions is what `kiln prepare`'s flags fill.
+  if (opt.shard_tokens <= 0) bad("--shard-tokens " + std::to_string(opt.shard_tokens) + " must be > 0");
+  if (opt.threads < 0 || opt.threads > kMaxPrepareThreads)
+    bad("--threads " + std::to_string(opt.threads) + " must be in [0, " + std::to_string(kMaxPrepareThreads) +
+        "] (0 = every core)");
   if (opt.inputs.empty()) bad("no inputs given (expected text files, .jsonl files, folders or -)");
   if (opt.out_dir.empty()) bad("no output folder given");
   if (opt.slice_bytes == 0) bad("slice_bytes must be > 0");
@@ -119,15 +122,19 @@ PrepareSummary prepare(const PrepareOptions& opt, const PrepareProgress& progres
   try {
     tok->save((staging / "tokenizer").string());
     sync_dir(staging / "tokenizer");
-    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress);
-    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress);
+    // Declared before the sinks, so it is joined after them: queued writes never outlive the run.
+    ShardWriterThread writer;
+    ShardSink train(staging.string(), out.string(), "train", opt.shard_tokens, *tok, progress, writer);
+    ShardSink val(staging.string(), out.string(), "val", opt.shard_tokens, *tok, progress, writer);
     SplitRouter router(opt.val_fraction, opt.seed, train, val, (staging / "held_document.bin").string());
-    const Tokenizer& t = *tok;
-    DocumentReader reader(inputs, opt.slice_bytes, [&t](std::string_view s) { return t.split_point(s); });
-
     PipelineOptions po;
-    po.threads = opt.threads > 0 ? opt.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    po.threads = opt.threads > 0 ? opt.threads
+                                 : int(std::clamp(std::thread::hardware_concurrency(), 1u, unsigned(kMaxPrepareThreads)));
     po.jsonl_key = opt.jsonl_key;
+    // A slice is one chunk of a batch: no larger than a batch, or the in-flight bound would not hold.
+    const size_t slice = std::min(opt.slice_bytes, pipeline_batch_bytes(po.threads, po.batch_bytes));
+    const Tokenizer& t = *tok;
+    DocumentReader reader(inputs, slice, [&t](std::string_view s) { return t.split_point(s); });
     using Clock = std::chrono::steady_clock;
     const Clock::time_point t0 = Clock::now();
     Clock::time_point last_status = t0;

@@ -4,8 +4,10 @@
 // Inputs: text files (each one document, taken byte for byte), folders (every regular file inside,
 // recursively, sorted by path), JSONL files (*.jsonl: one document per line, its text in the string
 // field jsonl_key; empty documents are skipped and counted) and "-" for standard input (one text
-// document, or JSONL when stdin_jsonl). Input is streamed: memory stays bounded by the tokenizer
-// threads' batches plus one shard buffer, whatever the corpus size. Every document ends with the
+// document, or JSONL when stdin_jsonl). Input is streamed and shards are streamed out: memory stays
+// bounded (the pipeline's batches, at most 16 MiB of text, plus a few 1 MiB blocks of ids on their
+// way to the writer thread) whatever the corpus or shard size; only a single pre-token piece
+// longer than slice_bytes (a run of one character class with no break) is held whole. Every document ends with the
 // tokenizer's end-of-text token when it has one (GPT-2: 50256; the byte tokenizer has none).
 // Documents go to val or train whole, by a function of (seed, document index) (data/
 // prepare_sink.h has the exact rule). Shards hold at most shard_tokens tokens (a document may span
@@ -32,6 +34,10 @@ struct PrepareStatus {
   std::string line() const;
 };
 
+// Each tokenizer thread keeps up to two ~1 MiB batches in flight; past a few hundred threads the
+// reader is the bottleneck anyway, and 100000 threads would only exhaust the process.
+inline constexpr int kMaxPrepareThreads = 256;
+
 struct PrepareOptions {
   std::vector<std::string> inputs;  // files, folders, or "-" (standard input)
   std::string out_dir;
@@ -41,9 +47,10 @@ struct PrepareOptions {
   uint64_t seed = 1337;
   std::string jsonl_key = "text";   // the string field holding a JSONL document's text
   bool stdin_jsonl = false;         // "-" is JSONL rather than one text document
-  int threads = 0;                  // tokenizer threads; 0 = every core
+  int threads = 0;                  // tokenizer threads; 0 = every core; at most kMaxPrepareThreads
   // A text document longer than this reaches the tokenizer in slices, cut where the tokenizer says
   // the ids cannot change (Tokenizer::split_point), so one huge file does not need its size in RAM.
+  // Lowered to the pipeline's batch size (data/prepare_pipeline.h) when that is smaller.
   size_t slice_bytes = size_t{4} << 20;
   // Called on the calling thread at most every progress_interval_s while tokenizing, and once at
   // the end with final = true. Empty: no progress.

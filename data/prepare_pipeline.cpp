@@ -16,6 +16,8 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -23,6 +25,13 @@ namespace data {
 namespace {
 
 constexpr size_t kMaxChunksPerBatch = 8192;  // many tiny JSONL lines still make modest batches
+// Text in flight (queued, being tokenized, tokenized and waiting for its turn) stays under this
+// whatever the thread count: batches shrink as slots grow. Its ids take at most 4x as much again
+// (a token covers at least one byte), ~1.2x for English.
+constexpr size_t kInFlightBytes = size_t{16} << 20;
+constexpr size_t kMinBatchBytes = size_t{64} << 10;
+
+uint64_t pipeline_slots(int threads) { return 2 * uint64_t(std::max(1, threads)) + 2; }
 
 struct Result {
   std::vector<TokenizedChunk> chunks;
@@ -65,13 +74,49 @@ Result tokenize_batch(const std::vector<DocChunk>& batch, const DocumentReader& 
 
 }  // namespace
 
+size_t pipeline_batch_bytes(int threads, size_t max_batch_bytes) {
+  return std::max(kMinBatchBytes, std::min(max_batch_bytes, size_t(kInFlightBytes / pipeline_slots(threads))));
+}
+
 void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const PipelineOptions& opt,
                            const std::function<void(std::vector<TokenizedChunk>& batch)>& consume) {
   const int threads = std::max(1, opt.threads);
-  const uint64_t slots = 2 * uint64_t(threads) + 2;
+  const uint64_t slots = pipeline_slots(threads);
+  const size_t batch_bytes = pipeline_batch_bytes(threads, opt.batch_bytes);
   Shared sh;
 
-  std::thread reader_thread([&] {
+  // The joiner exists before any thread starts: whatever happens below (a thread that fails to
+  // start included), every started thread is told to stop and joined before this function returns.
+  std::thread reader_thread;
+  std::vector<std::thread> workers;
+  struct Joiner {
+    Shared& sh;
+    std::thread& reader;
+    std::vector<std::thread>& workers;
+    ~Joiner() {
+      {
+        std::lock_guard<std::mutex> lk(sh.mu);
+        sh.stop = true;
+      }
+      sh.work_ready.notify_all();
+      sh.slot_free.notify_all();
+      sh.result_ready.notify_all();
+      if (reader.joinable()) reader.join();
+      for (std::thread& t : workers) t.join();
+    }
+  } joiner{sh, reader_thread, workers};
+  // A failed start (the system's thread limit) is an error with the count, not std::terminate.
+  const auto start = [&](const char* what, auto&& fn) {
+    try {
+      return std::thread(std::forward<decltype(fn)>(fn));
+    } catch (const std::system_error& e) {
+      throw std::runtime_error(std::string("prepare: cannot start the ") + what + " thread (" +
+                               std::to_string(workers.size()) + " of " + std::to_string(threads) +
+                               " workers running): " + e.what());
+    }
+  };
+
+  reader_thread = start("reader", [&] {
     uint64_t seq = 0;
     try {
       for (bool more = true; more;) {
@@ -83,7 +128,7 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
         }
         std::vector<DocChunk> batch;
         size_t bytes = 0;
-        while (bytes < opt.batch_bytes && batch.size() < kMaxChunksPerBatch) {
+        while (bytes < batch_bytes && batch.size() < kMaxChunksPerBatch) {
           DocChunk c;
           if (!reader.next(&c)) {
             more = false;
@@ -113,9 +158,9 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
     sh.result_ready.notify_all();
   });
 
-  std::vector<std::thread> workers;
+  workers.reserve(size_t(threads));
   for (int w = 0; w < threads; ++w) {
-    workers.emplace_back([&] {
+    workers.push_back(start("tokenizer", [&] {
       for (;;) {
         std::pair<uint64_t, std::vector<DocChunk>> job;
         {
@@ -137,26 +182,8 @@ void run_tokenize_pipeline(DocumentReader& reader, const Tokenizer& tok, const P
         sh.done[job.first] = std::move(r);
         sh.result_ready.notify_all();
       }
-    });
+    }));
   }
-
-  // Whatever happens below, every thread is told to stop and joined before this function returns.
-  struct Joiner {
-    Shared& sh;
-    std::thread& reader;
-    std::vector<std::thread>& workers;
-    ~Joiner() {
-      {
-        std::lock_guard<std::mutex> lk(sh.mu);
-        sh.stop = true;
-      }
-      sh.work_ready.notify_all();
-      sh.slot_free.notify_all();
-      sh.result_ready.notify_all();
-      reader.join();
-      for (std::thread& t : workers) t.join();
-    }
-  } joiner{sh, reader_thread, workers};
 
   for (uint64_t seq = 0;; ++seq) {
     Result r;

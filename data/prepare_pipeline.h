@@ -3,8 +3,11 @@
 // calling thread as the ordered consumer. Results reach the consumer in input order whatever the
 // thread count, so the shards are byte-identical for --threads 1 and --threads 16.
 //
-// Called by prepare(). Memory is bounded: at most 2*threads+2 batches (each ~batch_bytes of text,
-// then its ids) exist at once; the reader waits for the consumer when that many are in flight.
+// Called by prepare(). Memory is bounded: at most 2*threads+2 batches exist at once (the reader
+// waits for the consumer when that many are in flight), each ~batch_bytes of text and then its ids,
+// with batch_bytes lowered so that all of them hold at most 16 MiB of text whatever the thread
+// count (but never below 64 KiB). A chunk is never split, so prepare() slices text documents at
+// pipeline_batch_bytes() too.
 // Does not split train/val or write files: that is the consumer's job.
 #pragma once
 
@@ -30,6 +33,10 @@ struct PipelineOptions {
   size_t batch_bytes = size_t{1} << 20;
   std::string jsonl_key = "text";
 };
+
+// The text per batch run_tokenize_pipeline() aims for with `threads` workers: max_batch_bytes,
+// lowered to keep the in-flight total bounded.
+size_t pipeline_batch_bytes(int threads, size_t max_batch_bytes);
 
 // Runs the pipeline to the end of the input. `consume` is called on the calling thread with each
 // batch, in order. The first error in input order (a bad JSONL line, an unreadable file), or an

@@ -1,13 +1,15 @@
 // data/prepare_sink.cpp
 // ShardSink and SplitRouter (data/prepare_sink.h): documents -> train_/val_ shard files.
 //
-// Called by prepare() on one thread. Shards are written with write_shard() (NAME.tmp, fsync,
-// rename) into prepare's staging folder; prepare() moves them into place at the end.
+// Called by prepare() on its consuming thread; the ShardWriterThread is the only other thread here.
+// Shards are streamed with ShardWriter (NAME.tmp, fsync, rename) into prepare's staging folder;
+// prepare() moves them into place at the end.
 #include "data/prepare_sink.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "data/shard.h"
 #include "kernels/check.h"
@@ -34,43 +36,157 @@ bool is_shard_name(const std::string& n) {
   return false;
 }
 
+ShardWriterThread::ShardWriterThread(size_t max_queued) {
+  max_queued_ = std::max<size_t>(max_queued, 1);
+  thread_ = std::thread([this] { run(); });
+}
+
+ShardWriterThread::~ShardWriterThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    queue_.clear();  // tasks not started: their state (open shard files) is abandoned by its owner
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void ShardWriterThread::rethrow_locked() {
+  if (error_) std::rethrow_exception(error_);
+}
+
+void ShardWriterThread::submit(std::function<void()> task) {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return error_ || queue_.size() < max_queued_; });
+  rethrow_locked();
+  queue_.push_back(std::move(task));
+  changed_.notify_all();
+}
+
+void ShardWriterThread::wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return error_ || (queue_.empty() && !busy_); });
+  rethrow_locked();
+}
+
+void ShardWriterThread::run() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait(lock, [&] { return stop_ || (!queue_.empty() && !error_); });
+      if (stop_) return;
+      task = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    changed_.notify_all();  // a queue slot is free
+    std::exception_ptr failed;
+    try {
+      task();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    task = nullptr;  // release the block before saying so
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+      if (failed && !error_) {
+        error_ = failed;
+        queue_.clear();
+      }
+    }
+    changed_.notify_all();
+  }
+}
+
+struct ShardSink::Open {
+  std::unique_ptr<ShardWriter> shard;  // touched by the writer thread only
+  std::mutex mu;
+  std::vector<std::string> finished;   // progress lines, taken by the consuming thread
+};
+
 ShardSink::ShardSink(std::string dir, std::string final_dir, std::string prefix, int64_t shard_tokens,
-                     const Tokenizer& tok, const PrepareProgress& progress)
+                     const Tokenizer& tok, const PrepareProgress& progress, ShardWriterThread& writer)
     : dir_(std::move(dir)), final_dir_(std::move(final_dir)), prefix_(std::move(prefix)),
-      shard_tokens_(shard_tokens), tok_(tok), progress_(progress) {}
+      shard_tokens_(shard_tokens), tok_(tok), progress_(progress), writer_(writer),
+      open_(std::make_shared<Open>()) {}
 
 void ShardSink::add(const uint32_t* ids, size_t n, bool doc_start) {
-  // buf_ is never full between calls, so a document starting now starts inside it.
+  // The current shard is never full between calls, so a document starting now starts inside it.
   if (doc_start) {
-    offsets_.push_back(buf_.size());
+    offsets_.push_back(uint64_t(in_shard_));
     ++documents;
+    ++docs_in_shard_;
   }
   for (size_t done = 0; done < n;) {
-    const size_t take = std::min(n - done, size_t(shard_tokens_) - buf_.size());
-    buf_.insert(buf_.end(), ids + done, ids + done + take);
+    const size_t room = std::min(size_t(shard_tokens_ - in_shard_), kSinkBlockTokens - block_.size());
+    const size_t take = std::min(n - done, room);
+    block_.insert(block_.end(), ids + done, ids + done + take);
     done += take;
-    if (buf_.size() == size_t(shard_tokens_)) flush();
+    in_shard_ += int64_t(take);
+    if (in_shard_ == shard_tokens_) {
+      hand_over(true);
+    } else if (block_.size() == kSinkBlockTokens) {
+      hand_over(false);
+    }
   }
+  report();
 }
 
 void ShardSink::finish() {
-  if (!buf_.empty()) flush();
+  if (in_shard_ > 0) hand_over(true);  // (a trailing empty document has no ids to point at)
+  writer_.wait();
+  report();
 }
 
-void ShardSink::flush() {
+// Gives the writer thread the pending ids (and the offsets of documents starting in them); with
+// end_of_shard it also finishes the shard file. The shard's name and counts are fixed here, on the
+// consuming thread, so they never depend on the writer's timing.
+void ShardSink::hand_over(bool end_of_shard) {
   char name[32];
   std::snprintf(name, sizeof name, "%s_%06d.h5", prefix_.c_str(), shards);
-  write_shard((fs::path(dir_) / name).string(), buf_, offsets_, tok_.vocab_size(), tok_.eot_token(),
-              tok_.fingerprint());
-  if (progress_) {
-    progress_("wrote " + (fs::path(final_dir_) / name).string() + ": " + std::to_string(buf_.size()) +
-              " tokens, " + std::to_string(offsets_.size()) + " documents starting in it");
+  const std::string path = (std::filesystem::path(dir_) / name).string();
+  std::string line;
+  if (end_of_shard) {
+    line = "wrote " + (std::filesystem::path(final_dir_) / name).string() + ": " + std::to_string(in_shard_) +
+           " tokens, " + std::to_string(docs_in_shard_) + " documents starting in it";
+    written.push_back(name);
+    tokens += in_shard_;
+    ++shards;
+    in_shard_ = 0;
+    docs_in_shard_ = 0;
   }
-  written.push_back(name);
-  tokens += int64_t(buf_.size());
-  ++shards;
-  buf_.clear();
-  offsets_.clear();
+  auto task = [open = open_, path, ids = std::move(block_), offsets = std::move(offsets_), end_of_shard,
+               line = std::move(line), vocab = tok_.vocab_size(), eot = tok_.eot_token(),
+               fingerprint = tok_.fingerprint()]() {
+    if (!open->shard) open->shard = std::make_unique<ShardWriter>(path, vocab, eot, fingerprint);
+    open->shard->append_tokens(ids.data(), ids.size());
+    open->shard->append_doc_offsets(offsets.data(), offsets.size());
+    if (end_of_shard) {
+      open->shard->finish();
+      open->shard.reset();
+      std::lock_guard<std::mutex> lock(open->mu);
+      open->finished.push_back(line);
+    }
+  };
+  block_ = {};
+  offsets_ = {};
+  block_.reserve(kSinkBlockTokens);
+  writer_.submit(std::move(task));
+}
+
+// Passes finished shards' lines to the progress callback, on the consuming thread.
+void ShardSink::report() {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(open_->mu);
+    if (open_->finished.empty()) return;
+    lines.swap(open_->finished);
+  }
+  if (progress_) {
+    for (const std::string& l : lines) progress_(l);
+  }
 }
 
 SplitRouter::SplitRouter(double val_fraction, uint64_t seed, ShardSink& train, ShardSink& val,

@@ -159,10 +159,24 @@ bool Pretokenizer::next(std::string_view* piece) {
 }
 
 size_t pretokenize_safe_cut(std::string_view text) {
+  // From the end, over code point boundaries (continuation bytes never start one).
   for (size_t p = text.size() > 0 ? text.size() - 1 : 0; p >= 1; --p) {
-    if (text[p] != ' ') continue;
-    const unsigned char prev = static_cast<unsigned char>(text[p - 1]);
-    if (prev < 0x80 && kAsciiClass[prev] != CharClass::kSpace) return p;
+    const unsigned char b = static_cast<unsigned char>(text[p]);
+    if (is_cont(b)) continue;
+    if (b == ' ') {  // rule 1
+      const unsigned char prev = static_cast<unsigned char>(text[p - 1]);
+      if (prev < 0x80 && kAsciiClass[prev] != CharClass::kSpace) return p;
+      continue;
+    }
+    // Rule 2: two well-formed code points of different classes, neither white space, the left one
+    // not an apostrophe. Bytes that are not (yet) a whole code point are never cut next to.
+    const CodePoint right = decode_utf8(text, p);
+    if (right.cp == kInvalidCodePoint || right.cls == CharClass::kSpace) continue;
+    size_t q = p - 1;
+    while (q > 0 && p - q < 4 && is_cont(static_cast<unsigned char>(text[q]))) --q;
+    const CodePoint left = decode_utf8(text, q);
+    if (left.cp == kInvalidCodePoint || q + left.len != p || left.cls == CharClass::kSpace || left.cp == '\'') continue;
+    if (left.cls != right.cls) return p;
   }
   return 0;
 }

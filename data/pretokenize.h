@@ -64,9 +64,16 @@ class Pretokenizer {
 };
 
 // The largest p in [1, text.size()) such that pieces(text) == pieces(text[0,p)) + pieces(text[p,))
-// is guaranteed whatever follows text, or 0 when there is none: p is an ASCII space preceded by an
-// ASCII byte that is not white space. There a piece always ends (no piece crosses from a non-space
-// into a following space) and the next starts (" x..." depends only on what comes after).
+// is guaranteed whatever follows text, or 0 when there is none. p qualifies when
+//   1. text[p] is an ASCII space preceded by an ASCII byte that is not white space: there a piece
+//      always ends (no piece crosses from a non-space into a following space) and the next starts
+//      (" x..." depends only on what comes after); or
+//   2. the code points on either side of p are whole, of different classes (letter, number,
+//      other), neither is white space and the left one is not an apostrophe: the run of the left
+//      class ends at p whatever follows, and the piece starting at p cannot take a space before it
+//      or be the tail of a contraction. This is what lets text without ASCII spaces (Chinese,
+//      Japanese, a minified file) be cut at punctuation.
+// Only a single piece longer than the slice (a run of one class with no break) cannot be cut.
 size_t pretokenize_safe_cut(std::string_view text);
 
 }  // namespace data

@@ -26,7 +26,30 @@ struct ShardInfo {
   std::string tokenizer;  // e.g. "byte:<hash>"
 };
 
-// Writes NAME.tmp, fsyncs, renames to `path`. ids must all be < vocab_size.
+// Writes one shard in pieces: NAME.tmp is created at construction; finish() writes the attributes,
+// fsyncs, renames to `path` and fsyncs the folder. Destroyed (or failing) before finish(), it
+// removes NAME.tmp. Memory stays at one append's worth whatever the shard's size. ids must all be
+// < vocab_size and offsets must increase (checked: a violation is a bug in the caller, exit 1).
+// Not thread-safe: one thread uses a writer at a time.
+class ShardWriter {
+ public:
+  ShardWriter(const std::string& path, int vocab_size, int eot_token, const std::string& tokenizer);
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+
+  void append_tokens(const uint32_t* ids, size_t n);
+  void append_doc_offsets(const uint64_t* offsets, size_t n);  // positions in /tokens
+  void finish();
+  uint64_t tokens() const;  // appended so far
+
+ private:
+  void abandon();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole shard at once (tests, small files): a ShardWriter with one append each.
 void write_shard(const std::string& path, const std::vector<uint32_t>& tokens,
                  const std::vector<uint64_t>& doc_offsets, int vocab_size, int eot_token,
                  const std::string& tokenizer);

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <new>
 #include <string>
@@ -23,6 +24,9 @@
 
 namespace data {
 namespace {
+
+// Longest string attribute read (kiln's are a word and a hash).
+constexpr size_t kMaxStringAttrBytes = 4096;
 
 [[noreturn]] void bad(const std::string& path, const std::string& problem) {
   throw kernels::InputError("shard " + path + ": " + problem);
@@ -49,6 +53,12 @@ io::H5Id open_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) bad(path, "no such file");
   if (S_ISDIR(st.st_mode)) bad(path, "is a folder, expected an HDF5 token shard file");
+  // Checked before opening: open() on a FIFO blocks until a writer appears (forever, for a glob
+  // that matched a named pipe), and a device could stream endlessly.
+  if (!S_ISREG(st.st_mode)) {
+    bad(path, std::string("is ") + (S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : "a device or socket") +
+                  ", expected a regular HDF5 token shard file");
+  }
   io::H5Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.ok()) {
     bad(path, with_hdf5_reason("cannot be opened as HDF5") +
@@ -68,11 +78,59 @@ io::H5Id open_scalar_attr(hid_t file, const char* name, H5T_class_t cls, const c
   io::H5Id type(attr.ok() ? H5Aget_type(attr.get()) : H5I_INVALID_HID);
   io::H5Id space(attr.ok() ? H5Aget_space(attr.get()) : H5I_INVALID_HID);
   if (!type.ok() || !space.ok()) bad(path, with_hdf5_reason(std::string("cannot read attribute ") + name));
-  if (H5Tget_class(type.get()) != cls || H5Sget_simple_extent_npoints(space.get()) != 1) {
+  // Class, rank and element count before any read: a larger dataspace would make H5Aread write
+  // past our one-element buffer, a wide integer would not fit int64.
+  const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+  if (H5Tget_class(type.get()) != cls || (space_class != H5S_SCALAR && space_class != H5S_SIMPLE) ||
+      H5Sget_simple_extent_ndims(space.get()) > 1 || H5Sget_simple_extent_npoints(space.get()) != 1 ||
+      (cls == H5T_INTEGER && H5Tget_size(type.get()) > 8)) {
     bad(path, std::string("attribute ") + name + " is " + describe_type(type.get()) +
                   " or not a single value (expected " + expected + ")");
   }
   return attr;
+}
+
+// Little-endian unsigned integer of `n` bytes (HDF5 stores its metadata little-endian).
+uint64_t le(const unsigned char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
+  return v;
+}
+
+// Variable-length strings (what kiln wrote before it switched to fixed-length ones, and what h5py
+// writes) live in global heap collections, which carry no checksum and which libhdf5 1.10 decodes
+// without bounds checks: an object size of 2^64-1 makes H5Aread memcpy that many bytes (SIGSEGV;
+// found by tests/fuzz/fuzz_shard). Before such an attribute is read, every collection in the file
+// ("GCOL", version 1; HDF5 file format spec, "Global Heap") is walked: each object must fit inside
+// its collection and the collection inside the file. Returns "" when they do, else the problem.
+std::string global_heap_problem(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "cannot be read";
+  std::string bytes;
+  char buf[1 << 16];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
+  std::fclose(f);
+  // Size of lengths from the superblock at 0 (version 0/1: byte 14; version 2/3: byte 10).
+  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 16 || bytes.compare(0, 8, "\x89HDF\r\n\x1a\n") != 0) return "no superblock at the start";
+  const size_t lengths = u[8] <= 1 ? u[14] : u[10];
+  if (lengths != 4 && lengths != 8) return "unsupported size of lengths " + std::to_string(lengths);
+  const size_t header = 8 + lengths, object_header = 8 + lengths;
+  for (size_t at = bytes.find("GCOL"); at != std::string::npos; at = bytes.find("GCOL", at + 4)) {
+    if (at + header > bytes.size() || u[at + 4] != 1) continue;  // not a collection header
+    const uint64_t size = le(u + at + 8, lengths);
+    if (size < header || size > bytes.size() - at) continue;    // token data that happens to say GCOL
+    const size_t end = at + size_t(size);
+    for (size_t pos = at + header; pos + object_header <= end;) {
+      const uint64_t index = le(u + pos, 2), obj = le(u + pos + 8, lengths);
+      if (obj > end - pos - (index == 0 ? 0 : object_header))
+        return "global heap object " + std::to_string(index) + " at byte " + std::to_string(pos) + " claims " +
+               std::to_string(obj) + " bytes, past the end of its collection";
+      if (index == 0) break;  // the free-space object closes the collection
+      pos += object_header + size_t((obj + 7) / 8 * 8);
+    }
+  }
+  return "";
 }
 
 std::string read_string_attr(hid_t file, const char* name, const char* expected, const std::string& path) {
@@ -82,14 +140,22 @@ std::string read_string_attr(hid_t file, const char* name, const char* expected,
   std::string out;
   bool ok = mtype.ok() && H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get())) >= 0;
   if (ok && H5Tis_variable_str(ftype.get()) > 0) {
-    // Variable-length (what kiln and h5py write): HDF5 allocates, we free with its allocator.
+    // Variable-length (older kiln shards, h5py): HDF5 allocates, we free with its allocator. The
+    // global heap they live in is checked first (see global_heap_problem).
+    if (const std::string why = global_heap_problem(path); !why.empty())
+      bad(path, std::string("attribute ") + name + " is a variable-length string in a damaged global heap (" + why + ")");
     char* s = nullptr;
     ok = H5Tset_size(mtype.get(), H5T_VARIABLE) >= 0 && H5Aread(attr.get(), mtype.get(), &s) >= 0;
     if (ok && s != nullptr) out = s;
     if (s != nullptr) H5free_memory(s);
   } else if (ok) {
-    // Fixed-length: read the stored size plus room for a terminator, then cut at the first NUL.
+    // Fixed-length (what kiln writes since shards carry checksummed metadata): read the stored
+    // size plus room for a terminator, then cut at the first NUL. Sizes are bounded first.
     const size_t size = H5Tget_size(ftype.get());
+    if (size == 0 || size > kMaxStringAttrBytes) {
+      bad(path, std::string("attribute ") + name + " is a string of " + std::to_string(size) + " bytes (expected 1.." +
+                    std::to_string(kMaxStringAttrBytes) + ")");
+    }
     std::string buf(size + 1, '\0');
     ok = H5Tset_size(mtype.get(), size + 1) >= 0 && H5Aread(attr.get(), mtype.get(), buf.data()) >= 0;
     out = buf.c_str();

@@ -18,6 +18,7 @@
 #include "data/tokenizer.h"
 #include "data/tokenizer_gpt2.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace data {
 namespace fs = std::filesystem;
@@ -135,7 +136,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   }
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
+    root = kernels::load_yaml_strict(kernels::read_user_text_file(file, "tokenizer file"), file);
   } catch (const YAML::Exception& e) {
     bad_yaml(file, std::string("not valid YAML: ") + e.what());
   }

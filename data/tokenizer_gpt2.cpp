@@ -37,6 +37,7 @@
 #include "data/json_scan.h"
 #include "data/pretokenize.h"
 #include "kernels/check.h"
+#include "kernels/yaml_strict.h"
 
 namespace data {
 namespace fs = std::filesystem;
@@ -90,12 +91,8 @@ std::string quote_token(std::string_view t) {
   return q + "\"";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (!f.good() && !f.eof()) throw kernels::InputError("cannot read tokenizer file " + path);
-  return s;
-}
+// Regular files only, read with errors named (a FIFO named encoder.json would block forever).
+std::string slurp(const std::string& path) { return kernels::read_user_text_file(path, "tokenizer file"); }
 
 // Gives every tokenizer a never-reused id, so a thread's cache can tell whose entries it holds
 // (an address could be reused by a later tokenizer with another vocabulary).
@@ -117,7 +114,10 @@ class Gpt2Tokenizer final : public Tokenizer {
       : encoder_json_(std::move(encoder_json)), vocab_bpe_(std::move(vocab_bpe)) {
     const std::string enc_path = (fs::path(dir) / kGpt2EncoderFile).string();
     const std::string bpe_path = (fs::path(dir) / kGpt2MergesFile).string();
-    const std::unordered_map<std::string, uint32_t> vocab = parse_encoder(enc_path);
+    // Token text -> id. Keys view the strings in `by_id`, which outlives the map: loading is on
+    // the start-up path of every `kiln prepare`, so no per-token copies.
+    std::vector<std::string> by_id;
+    const Vocab vocab = parse_encoder(enc_path, &by_id);
     parse_merges(bpe_path, vocab);
     // Hash of the two files that define the ids (tokenizer.yaml is derived from them); computed
     // once, as every shard written asks for it.
@@ -203,7 +203,9 @@ class Gpt2Tokenizer final : public Tokenizer {
 
  private:
   // encoder.json: {"token": id, ...}. Ids must be exactly 0..n-1 so every id decodes.
-  std::unordered_map<std::string, uint32_t> parse_encoder(const std::string& path) {
+  using Vocab = std::unordered_map<std::string_view, uint32_t>;
+
+  Vocab parse_encoder(const std::string& path, std::vector<std::string>* by_id_out) {
     // JsonScanner, not nlohmann::json: this file is read on every `kiln prepare`, and a flat object
     // scanned in place loads several times faster than a tree is built.
     JsonScanner sc(encoder_json_, "tokenizer file " + path, "a JSON object {\"token\": id, ...}");
@@ -228,19 +230,26 @@ class Gpt2Tokenizer final : public Tokenizer {
     sc.ws();
     if (!sc.at_end()) sc.fail("more after the object");
     if (entries.empty()) sc.fail("an empty object");
-    std::unordered_map<std::string, uint32_t> vocab;
-    vocab.reserve(entries.size());
-    std::vector<std::string> by_id(entries.size());
+    std::vector<std::string>& by_id = *by_id_out;
+    by_id.assign(entries.size(), std::string());
     std::vector<bool> seen(entries.size(), false);
     for (auto& [tok, id] : entries) {
-      if (id >= entries.size() || seen[id] || vocab.count(tok)) {
+      if (id >= entries.size() || seen[id]) {
         throw kernels::InputError("tokenizer file " + path + ": token " + quote_token(tok) +
                                   " has id " + std::to_string(id) + " (expected each token once, with each of 0.." +
                                   std::to_string(entries.size() - 1) + " exactly once)");
       }
       seen[id] = true;
-      by_id[id] = tok;
-      vocab.emplace(std::move(tok), uint32_t(id));
+      by_id[id] = std::move(tok);
+    }
+    Vocab vocab;
+    vocab.reserve(by_id.size());
+    for (size_t id = 0; id < by_id.size(); ++id) {
+      if (!vocab.emplace(by_id[id], uint32_t(id)).second) {
+        throw kernels::InputError("tokenizer file " + path + ": token " + quote_token(by_id[id]) +
+                                  " has id " + std::to_string(id) + " (expected each token once, with each of 0.." +
+                                  std::to_string(by_id.size() - 1) + " exactly once)");
+      }
     }
     // Each token's text is characters of bytes_to_unicode(); map them back to the bytes.
     const std::vector<uint32_t> b2u = bytes_to_unicode();
@@ -274,7 +283,7 @@ class Gpt2Tokenizer final : public Tokenizer {
 
   // vocab.bpe: a header line, then one merge "left right" per line, rank = line order. Like both
   // references, the first line and whatever follows the last newline are not merges.
-  void parse_merges(const std::string& path, const std::unordered_map<std::string, uint32_t>& vocab) {
+  void parse_merges(const std::string& path, const Vocab& vocab) {
     std::vector<std::string_view> lines;
     for (size_t b = 0;;) {
       const size_t e = vocab_bpe_.find('\n', b);
@@ -283,15 +292,17 @@ class Gpt2Tokenizer final : public Tokenizer {
       b = e + 1;
     }
     const auto id_of = [&](std::string_view t, size_t line) {
-      const auto it = vocab.find(std::string(t));
+      const auto it = vocab.find(t);
       if (it == vocab.end()) {
         throw kernels::InputError("tokenizer file " + path + " line " + std::to_string(line) + ": token " +
                                   quote_token(t) + " is not in " + kGpt2EncoderFile);
       }
       return it->second;
     };
+    std::vector<std::string_view> parts;
+    std::string joined;  // left + right, reused
     for (size_t k = 1; k + 1 < lines.size(); ++k) {
-      std::vector<std::string_view> parts;
+      parts.clear();
       const std::string_view l = lines[k];
       for (size_t i = 0; i < l.size();) {
         const size_t s = l.find_first_not_of(" \t\r\f\v", i);
@@ -308,7 +319,8 @@ class Gpt2Tokenizer final : public Tokenizer {
       }
       // One at a time, so the message names the first missing token (argument order is unspecified).
       const uint32_t left = id_of(parts[0], k + 1), right = id_of(parts[1], k + 1);
-      const uint32_t merged = id_of(std::string(parts[0]) + std::string(parts[1]), k + 1);
+      joined.assign(parts[0]).append(parts[1]);
+      const uint32_t merged = id_of(joined, k + 1);
       merges_.add(left, right, merged, uint32_t(k - 1));
     }
     merges_.finish();

@@ -1,12 +1,14 @@
 // kernels/backend.cpp
-// Switchboard for the op table: picks the CPU or CUDA table at run time.
+// Switchboard for the op table: picks the CPU or CUDA table at run time. The CUDA table lives in
+// the CUDA plugin (kernels/cuda_plugin.h), loaded here only once the driver reports a GPU.
 #include <cstring>
 
 #include "kernels/check.h"
 #include "kernels/cpu/ops_cpu.h"
 #include "kernels/ops.h"
 #if KILN_HAVE_CUDA
-#include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda_plugin.h"
+#include "kernels/device.h"
 #endif
 
 namespace kernels {
@@ -27,7 +29,7 @@ bool table_complete(const Ops& ops) {
 
 bool cuda_backend_ready() {
 #if KILN_HAVE_CUDA
-  return gpu_count() > 0 && table_complete(cuda::kOps);
+  return gpu_count() > 0 && cuda_plugin().gpu_count() > 0 && table_complete(*cuda_plugin().ops);
 #else
   return false;
 #endif
@@ -39,10 +41,12 @@ const Ops& ops_for(Device d) {
     return cpu::kOps;
   }
 #if KILN_HAVE_CUDA
-  if (gpu_count() == 0) throw InputError("train.device=cuda, but no GPU is visible to this process");
-  if (!table_complete(cuda::kOps))
+  if (gpu_count() == 0 || cuda_plugin().gpu_count() == 0)
+    throw InputError("train.device=cuda, but no GPU is visible to this process");
+  const Ops& ops = *cuda_plugin().ops;
+  if (!table_complete(ops))
     throw InputError("train.device=cuda, but this build's CUDA backend does not implement every op yet");
-  return cuda::kOps;
+  return ops;
 #else
   throw InputError("train.device=cuda, but this binary was built without CUDA (configure with -DKILN_WITH_CUDA=ON)");
 #endif

@@ -1,14 +1,26 @@
 // kernels/device.cpp
 // Switchboard for memory and devices: the one place (with backend.cpp) that knows whether the CUDA
 // backend was built. Host memory is 64-byte aligned so BLAS and vector loops get aligned rows.
+//
+// The CUDA backend is a plugin (kernels/cuda_plugin.h), loaded by the first call that needs a GPU
+// (device memory, a device name). gpu_count() asks the driver directly until then, so `kiln
+// --version` and every CPU-only command start without loading the CUDA runtime or its libraries.
+// The versions build_info() reports are the ones this build was compiled against (headers only).
 #include "kernels/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "kernels/check.h"
 #if KILN_HAVE_CUDA
-#include "kernels/cuda/device_cuda.h"
+#include <cuda_runtime_api.h>  // CUDART_VERSION
+#include <cudnn_version.h>     // CUDNN_MAJOR, ...
+#include <nccl.h>              // NCCL_MAJOR, ...
+
+#include "kernels/cuda_plugin.h"
 #endif
 
 namespace kernels {
@@ -16,10 +28,14 @@ namespace kernels {
 BuildInfo build_info() {
   BuildInfo b;
 #if KILN_HAVE_CUDA
+  const auto v3 = [](int a, int b, int c) {
+    return std::to_string(a) + "." + std::to_string(b) + "." + std::to_string(c);
+  };
   b.cuda = true;
-  b.cuda_version = cuda::runtime_version();
-  b.cudnn_version = cuda::cudnn_version();
-  b.nccl_version = cuda::nccl_version();
+  b.cuda_version = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10);
+  b.cudnn_version = v3(CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL);
+  b.nccl_version = v3(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH);
+  b.cuda_plugin = cuda_plugin_path();
 #else
   b.cuda_version = b.cudnn_version = b.nccl_version = "no";
 #endif
@@ -28,7 +44,9 @@ BuildInfo build_info() {
 
 int gpu_count() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count();
+  // The runtime's answer once it is loaded: it can be 0 where the driver says N (a driver too old
+  // for this runtime), and then no GPU is usable.
+  return cuda_plugin_loaded() ? cuda_plugin().gpu_count() : cuda_driver_gpu_count();
 #else
   return 0;
 #endif
@@ -36,7 +54,7 @@ int gpu_count() {
 
 std::string gpu_name() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count() > 0 ? cuda::device_name() : "";
+  return gpu_count() > 0 && cuda_plugin().gpu_count() > 0 ? cuda_plugin().device_name() : "";
 #else
   return "";
 #endif
@@ -44,10 +62,58 @@ std::string gpu_name() {
 
 size_t gpu_peak_allocated_bytes() {
 #if KILN_HAVE_CUDA
-  return cuda::gpu_count() > 0 ? cuda::memory_stats().peak_allocated : 0;
+  // Nothing was allocated on a GPU unless the plugin is loaded; never load it just to say 0.
+  return cuda_plugin_loaded() && cuda_plugin().gpu_count() > 0 ? cuda_plugin().peak_allocated_bytes() : 0;
 #else
   return 0;
 #endif
+}
+
+namespace {
+std::atomic<uint64_t> g_host_bytes_total{0};
+
+// "MemAvailable:   12345 kB" -> bytes; 0 when absent.
+uint64_t meminfo_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kb = 0;
+  while (in >> key >> kb) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return 0;
+}
+
+// Room left under a cgroup v2 limit (a container's memory.max), or 0 when unlimited/unknown.
+uint64_t cgroup_room() {
+  std::ifstream max_in("/sys/fs/cgroup/memory.max"), cur_in("/sys/fs/cgroup/memory.current");
+  std::string max_s;
+  uint64_t cur = 0;
+  if (!(max_in >> max_s) || max_s == "max" || !(cur_in >> cur)) return 0;
+  const uint64_t max = std::strtoull(max_s.c_str(), nullptr, 10);
+  return max > cur ? max - cur : 1;  // at the limit: 1 byte, so the check still refuses
+}
+}  // namespace
+
+uint64_t host_bytes_allocated_total() { return g_host_bytes_total.load(); }
+
+AvailableMemory available_memory(Device d) {
+  AvailableMemory a;
+  if (d == Device::kCpu) {
+    if ((a.bytes = meminfo_available()) > 0) a.source = "MemAvailable";
+    if (const uint64_t room = cgroup_room(); room > 0 && (a.bytes == 0 || room < a.bytes)) {
+      a.bytes = room;
+      a.source = "cgroup memory.max";
+    }
+    return a;
+  }
+#if KILN_HAVE_CUDA
+  if (gpu_count() > 0 && cuda_plugin().gpu_count() > 0) {
+    a.bytes = cuda_plugin().device_free_bytes();
+    a.source = "cudaMemGetInfo";
+  }
+#endif
+  return a;
 }
 
 #if !KILN_HAVE_CUDA
@@ -63,10 +129,11 @@ void* device_alloc(Device d, size_t bytes) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
     KILN_CHECK(p != nullptr, "host allocation of " + std::to_string(bytes) + " bytes failed");
+    g_host_bytes_total += rounded;
     return p;
   }
 #if KILN_HAVE_CUDA
-  return cuda::alloc(bytes);
+  return cuda_plugin().alloc(bytes);
 #else
   no_cuda("device_alloc");
 #endif
@@ -75,7 +142,7 @@ void* device_alloc(Device d, size_t bytes) {
 void device_free(Device d, void* p) {
   if (d == Device::kCpu) return std::free(p);
 #if KILN_HAVE_CUDA
-  cuda::free(p);
+  cuda_plugin().free(p);
 #else
   no_cuda("device_free");
 #endif
@@ -88,7 +155,7 @@ void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, siz
     return;
   }
 #if KILN_HAVE_CUDA
-  cuda::copy(dst, dst_dev == Device::kCuda, src, src_dev == Device::kCuda, bytes);
+  cuda_plugin().copy(dst, dst_dev == Device::kCuda, src, src_dev == Device::kCuda, bytes);
 #else
   no_cuda("device_copy");
 #endif
@@ -100,7 +167,7 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
     return;
   }
 #if KILN_HAVE_CUDA
-  cuda::memset_zero(p, bytes, s);
+  cuda_plugin().memset_zero(p, bytes, s);
 #else
   (void)s;
   no_cuda("device_memset_zero");
@@ -110,7 +177,7 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
 void device_synchronize(Device d) {
   if (d == Device::kCpu) return;
 #if KILN_HAVE_CUDA
-  cuda::synchronize();
+  cuda_plugin().synchronize();
 #else
   no_cuda("device_synchronize");
 #endif

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace kernels {
@@ -24,10 +25,14 @@ struct Stream {
 
 // Build features, for `kiln --version` and the start-up banner.
 struct BuildInfo {
-  bool cuda = false;           // the CUDA backend library was compiled and linked
-  std::string cuda_version;    // runtime version, or "no"
+  bool cuda = false;           // the CUDA backend was compiled (as the plugin libkiln_cuda.so)
+  // Versions this build was compiled against (the headers), or "no".
+  std::string cuda_version;
   std::string cudnn_version;   // or "no"
   std::string nccl_version;    // or "no"
+  // The CUDA plugin file the first GPU use would load (kernels/cuda_plugin.h), "" when CUDA was
+  // built but the file is missing; not loaded to find out.
+  std::string cuda_plugin;
 };
 BuildInfo build_info();
 
@@ -38,6 +43,20 @@ std::string gpu_name();
 // High-water mark of GPU memory held through device_alloc (Buffers, workspaces) since start: the
 // peak the metrics report. 0 without CUDA.
 size_t gpu_peak_allocated_bytes();
+
+// How many bytes a new allocation on `d` can still get, and where the number comes from: on the
+// host MemAvailable (/proc/meminfo), lowered to the cgroup's memory.max minus memory.current when a
+// container limit is set; on a GPU the free memory cudaMemGetInfo reports. bytes == 0 and an empty
+// source when nothing can be read (the caller then skips its check rather than guess).
+struct AvailableMemory {
+  uint64_t bytes = 0;
+  std::string source;  // "MemAvailable", "cgroup memory.max", "cudaMemGetInfo"
+};
+AvailableMemory available_memory(Device d);
+// Bytes device_alloc has handed out on the host since the process started (each request rounded
+// up to 64 bytes as allocated; frees do not subtract). Tests take differences of it to see what a
+// constructor really allocated (tests/trainer/test_memory_estimate.cpp).
+uint64_t host_bytes_allocated_total();
 
 // Raw memory in a device's space. Buffer (tensor.h) is the owner that uses these.
 void* device_alloc(Device d, size_t bytes);

@@ -23,6 +23,10 @@
 
 namespace kernels {
 
+// LayerNorm's epsilon (GPT-2's), inside the square root: rstd = 1 / sqrt(var + eps). Every backend
+// and the Hugging Face export (layer_norm_epsilon) read this one constant.
+inline constexpr double kLayernormEps = 1e-5;
+
 struct AdamWArgs {
   float lr = 0.f;
   float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
@@ -42,7 +46,7 @@ struct Ops {
   // dwte (Vs,C) += scatter of dout for the ids in range; dwpe (maxT,C) optional += sum over batch.
   void (*embedding_backward)(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s);
 
-  // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = 1e-5.
+  // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = kLayernormEps.
   void (*layernorm_forward)(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight,
                             Tensor bias, Stream s);
   // dx (N,C) +=, dweight (C) +=, dbias (C) +=.

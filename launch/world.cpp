@@ -1,7 +1,8 @@
 // launch/world.cpp
 // World discovery, MPI start-up and shut-down, GPU binding (declared in launch/world.h). A
 // switchboard file (ARCHITECTURE principle 5): the one place in launch/ that knows whether CUDA
-// was built, so cudaSetDevice lives here behind KILN_HAVE_CUDA and nowhere else.
+// was built, so the GPU binding lives here behind KILN_HAVE_CUDA and nowhere else (cudaSetDevice
+// itself runs inside the CUDA plugin, kernels/cuda_plugin.h, loaded by the first GPU use).
 //
 // Ordering at start-up, and why:
 //   1. read the environment (pure)      the launcher decides how many ranks there are
@@ -27,7 +28,7 @@
 #include "parallel/comm_mpi.h"
 #include "parallel/comm_self.h"
 #if KILN_HAVE_CUDA
-#include <cuda_runtime.h>
+#include "kernels/cuda_plugin.h"
 #endif
 
 namespace launch {
@@ -78,6 +79,17 @@ std::string host_name() {
 // see the non-zero status and tear the whole job down.
 void finalize_on_exit(int status, void*) {
   if (status == 0) finalize();
+}
+
+// GPUs the CUDA runtime can use. The driver's count (kernels::gpu_count() before the CUDA plugin is
+// loaded) can be N where the runtime sees none (a driver older than the runtime): then this
+// process trains on the CPU, as if there were no GPU. Loads the plugin only when the driver sees one.
+int runtime_gpu_count() {
+#if KILN_HAVE_CUDA
+  return kernels::gpu_count() > 0 ? kernels::cuda_plugin().gpu_count() : 0;
+#else
+  return 0;
+#endif
 }
 
 }  // namespace
@@ -134,8 +146,7 @@ void set_device(int device) {
 #if KILN_HAVE_CUDA
   KILN_CHECK(device >= 0 && device < kernels::gpu_count(),
              "set_device: GPU " + std::to_string(device) + " of " + std::to_string(kernels::gpu_count()));
-  const cudaError_t e = cudaSetDevice(device);
-  if (e != cudaSuccess) kernels::fail("cudaSetDevice(device)", cudaGetErrorString(e), __FILE__, __LINE__);
+  kernels::cuda_plugin().set_device(device);  // cudaSetDevice, inside the CUDA plugin
 #else
   kernels::fail("launch::set_device", "GPU " + std::to_string(device) + " requested, but this binary was built "
                 "without CUDA", __FILE__, __LINE__);
@@ -189,7 +200,7 @@ Launched discover() {
 
   // local_rank % gpus: with one rank per GPU (the supported layout) this is the identity. More
   // ranks than GPUs (tests on a one-GPU machine) share GPUs; groups.cpp then avoids NCCL.
-  if (const int gpus = kernels::gpu_count(); gpus > 0) {
+  if (const int gpus = runtime_gpu_count(); gpus > 0) {
     w.device = w.local_rank % gpus;
     set_device(w.device);
   }

@@ -24,6 +24,8 @@
 
 namespace parallel {
 
+class Watchdog;
+
 using kernels::Stream;
 using kernels::Tensor;
 
@@ -42,6 +44,10 @@ class Comm {
   virtual void barrier() = 0;
   // Splits this group: ranks with the same color form a new group, ordered by key (MPI_Comm_split).
   virtual std::unique_ptr<Comm> split(int color, int key) = 0;
+  // From now on a collective of this group that does not complete within w's timeout ends the
+  // job with a report (parallel/watchdog.h); `name` is what the report calls the group ("dp").
+  // Groups of one have nothing to wait for: the default ignores it.
+  virtual void set_watchdog(std::shared_ptr<Watchdog> w, const std::string& name) { (void)w, (void)name; }
 };
 
 }  // namespace parallel

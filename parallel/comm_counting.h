@@ -43,6 +43,9 @@ class CountingComm : public Comm {
   }
   void barrier() override { inner_->barrier(); }
   std::unique_ptr<Comm> split(int color, int key) override { return inner_->split(color, key); }
+  void set_watchdog(std::shared_ptr<Watchdog> w, const std::string& name) override {
+    inner_->set_watchdog(std::move(w), name);
+  }
   const CommCounts& counts() const { return counts_; }
   void reset() { counts_ = {}; }
 

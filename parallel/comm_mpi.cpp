@@ -13,6 +13,14 @@
 //
 // Errors: communicators use MPI_ERRORS_RETURN, so a failing call comes back here and ends in
 // kernels::fail with the rank prefix and MPI's own message, like every other failure in kiln.
+//
+// Watchdog (parallel/watchdog.h): once a group is given an armed watchdog, each collective is
+// issued in its non-blocking form (MPI_Iallreduce, MPI_Iallgather, MPI_Ireduce_scatter_block,
+// MPI_Ibcast, MPI_Ibarrier) and completed by detail::mpi_wait under the deadline; without one, the
+// blocking calls above run as before. The group key the query protocol names groups by is 1 for
+// MPI_COMM_WORLD and, for a split, a hash of (parent key, how many splits the parent made before,
+// color): the same on every member (a split is collective over the parent) and different for
+// sibling groups.
 #include "parallel/comm_mpi.h"
 
 #include <mpi.h>
@@ -27,6 +35,7 @@
 #include "kernels/check.h"
 #include "kernels/tensor.h"
 #include "parallel/comm_self.h"
+#include "parallel/mpi_watch.h"
 
 #define KILN_MPI_CHECK(call)                                                      \
   do {                                                                            \
@@ -43,6 +52,8 @@ namespace parallel {
 
 struct MpiComm::Handle {
   MPI_Comm comm = MPI_COMM_NULL;
+  uint64_t splits = 0;  // splits made from this communicator so far (for the children's keys)
+  detail::MpiWatch watch;
 };
 
 namespace {
@@ -141,7 +152,37 @@ void copy_back(const Tensor& dst, const Tensor& host) {
   kernels::device_copy(dst.data, dst.device, host.data, Device::kCpu, host.nbytes());
 }
 
+uint64_t mix_key(uint64_t a, uint64_t b) {  // splitmix64 of a combination: a stable 64-bit hash
+  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E5ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
+
+// One collective: `blocking` when no watchdog is armed; otherwise `start` (its non-blocking form,
+// filling the request) and a wait under the deadline. `what` names the call in error messages.
+template <class Blocking, class Start>
+void MpiComm::collective(const char* op, const char* what, Blocking&& blocking, Start&& start) {
+  detail::MpiWatch& w = h_->watch;
+  if (!w.on()) {
+    const int e = blocking();
+    if (e != MPI_SUCCESS) fail_mpi(what, e);
+    return;
+  }
+  MPI_Request req = MPI_REQUEST_NULL;
+  const int e = start(&req);
+  if (e != MPI_SUCCESS) fail_mpi(what, e);
+  detail::mpi_wait(req, w, op, w.dog->next_seq(w.key));
+}
+
+void MpiComm::fail_mpi(const char* what, int err) {
+  char msg[MPI_MAX_ERROR_STRING] = {};
+  int len = 0;
+  MPI_Error_string(err, msg, &len);
+  ::kernels::fail(what, std::string(msg, size_t(len)), __FILE__, __LINE__);
+}
 
 MpiComm::MpiComm(std::unique_ptr<Handle> h, bool owned) : h_(std::move(h)), owned_(owned) {
   KILN_MPI_CHECK(MPI_Comm_rank(h_->comm, &rank_));
@@ -157,6 +198,7 @@ std::unique_ptr<MpiComm> MpiComm::world() {
   KILN_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   auto h = std::make_unique<Handle>();
   h->comm = MPI_COMM_WORLD;
+  h->watch.key = 1;
   return std::unique_ptr<MpiComm>(new MpiComm(std::move(h), /*owned=*/false));
 }
 
@@ -204,13 +246,36 @@ void MpiComm::broadcast(Tensor t, int root, Stream) {
   copy_back(t, h.t);
 }
 
-void MpiComm::barrier() { KILN_MPI_CHECK(MPI_Barrier(h_->comm)); }
+void MpiComm::barrier() {
+  MPI_Comm c = h_->comm;
+  collective("barrier", "MPI_Barrier", [&] { return MPI_Barrier(c); }, [&](MPI_Request* r) { return MPI_Ibarrier(c, r); });
+}
+
+void MpiComm::set_watchdog(std::shared_ptr<Watchdog> w, const std::string& name) {
+  detail::MpiWatch& watch = h_->watch;
+  watch.dog = std::move(w);
+  watch.name = name;
+  // Group rank -> world rank, for the queries (a local call: no communication).
+  MPI_Group mine = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
+  KILN_MPI_CHECK(MPI_Comm_group(h_->comm, &mine));
+  KILN_MPI_CHECK(MPI_Comm_group(MPI_COMM_WORLD, &world));
+  std::vector<int> ranks(static_cast<size_t>(size_));
+  for (int r = 0; r < size_; ++r) ranks[size_t(r)] = r;
+  watch.world_ranks.assign(size_t(size_), -1);
+  KILN_MPI_CHECK(MPI_Group_translate_ranks(mine, size_, ranks.data(), world, watch.world_ranks.data()));
+  MPI_Group_free(&mine);
+  MPI_Group_free(&world);
+}
 
 std::unique_ptr<Comm> MpiComm::split(int color, int key) {
   KILN_CHECK(color >= 0, "mpi.split: color " + std::to_string(color) + " < 0 (every rank must join a group)");
   auto h = std::make_unique<Handle>();
   KILN_MPI_CHECK(MPI_Comm_split(h_->comm, color, key, &h->comm));
-  return std::unique_ptr<Comm>(new MpiComm(std::move(h), /*owned=*/true));
+  h->watch.key = mix_key(mix_key(h_->watch.key, h_->splits++), uint64_t(color));
+  std::unique_ptr<MpiComm> child(new MpiComm(std::move(h), /*owned=*/true));
+  // A watched group's subgroups are watched too (arm_watchdog renames dp and tp).
+  if (h_->watch.dog) child->set_watchdog(h_->watch.dog, h_->watch.name + "/" + std::to_string(color));
+  return child;
 }
 
 void MpiComm::all_reduce_host(Tensor t, ReduceOp op) {
@@ -220,7 +285,11 @@ void MpiComm::all_reduce_host(Tensor t, ReduceOp op) {
   const size_t esize = kernels::dtype_size(t.dtype);
   for (int64_t off = 0; off < t.numel(); off += kMaxChunk) {
     const int count = int(std::min(kMaxChunk, t.numel() - off));
-    KILN_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, base + size_t(off) * esize, count, type, mop, h_->comm));
+    void* p = base + size_t(off) * esize;
+    MPI_Comm c = h_->comm;
+    collective("all_reduce", "MPI_Allreduce",
+               [&] { return MPI_Allreduce(MPI_IN_PLACE, p, count, type, mop, c); },
+               [&](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, p, count, type, mop, c, r); });
   }
   if (op == ReduceOp::kAvg) divide_by(t, size_);
 }
@@ -229,7 +298,10 @@ void MpiComm::all_gather_host(Tensor out, Tensor in) {
   const MPI_Datatype type = mpi_type(in.dtype);
   const int count = as_count(in.numel(), "all_gather");
   const void* send = detail::is_block_of(in, out, rank_) ? MPI_IN_PLACE : in.data;
-  KILN_MPI_CHECK(MPI_Allgather(send, count, type, out.data, count, type, h_->comm));
+  MPI_Comm c = h_->comm;
+  collective("all_gather", "MPI_Allgather",
+             [&] { return MPI_Allgather(send, count, type, out.data, count, type, c); },
+             [&](MPI_Request* r) { return MPI_Iallgather(send, count, type, out.data, count, type, c, r); });
 }
 
 void MpiComm::reduce_scatter_host(Tensor out, Tensor in, ReduceOp op) {
@@ -237,13 +309,15 @@ void MpiComm::reduce_scatter_host(Tensor out, Tensor in, ReduceOp op) {
   const int count = as_count(out.numel(), "reduce_scatter");
   // MPI's in-place form of reduce_scatter puts the result at the start of the buffer, not at
   // block r, and send and receive buffers may not overlap: reduce into scratch, then copy.
-  if (detail::is_block_of(out, in, rank_)) {
-    std::vector<char> scratch(out.nbytes());
-    KILN_MPI_CHECK(MPI_Reduce_scatter_block(in.data, scratch.data(), count, type, mpi_op(in.dtype, op), h_->comm));
-    std::memcpy(out.data, scratch.data(), scratch.size());
-  } else {
-    KILN_MPI_CHECK(MPI_Reduce_scatter_block(in.data, out.data, count, type, mpi_op(in.dtype, op), h_->comm));
-  }
+  const bool in_place = detail::is_block_of(out, in, rank_);
+  std::vector<char> scratch(in_place ? out.nbytes() : 0);
+  void* dst = in_place ? scratch.data() : out.data;
+  const MPI_Op mop = mpi_op(in.dtype, op);
+  MPI_Comm c = h_->comm;
+  collective("reduce_scatter", "MPI_Reduce_scatter_block",
+             [&] { return MPI_Reduce_scatter_block(in.data, dst, count, type, mop, c); },
+             [&](MPI_Request* r) { return MPI_Ireduce_scatter_block(in.data, dst, count, type, mop, c, r); });
+  if (in_place) std::memcpy(out.data, scratch.data(), scratch.size());
   if (op == ReduceOp::kAvg) divide_by(out, size_);
 }
 
@@ -253,7 +327,10 @@ void MpiComm::broadcast_host(Tensor t, int root) {
   const size_t esize = kernels::dtype_size(t.dtype);
   for (int64_t off = 0; off < t.numel(); off += kMaxChunk) {
     const int count = int(std::min(kMaxChunk, t.numel() - off));
-    KILN_MPI_CHECK(MPI_Bcast(base + size_t(off) * esize, count, type, root, h_->comm));
+    void* p = base + size_t(off) * esize;
+    MPI_Comm c = h_->comm;
+    collective("broadcast", "MPI_Bcast", [&] { return MPI_Bcast(p, count, type, root, c); },
+               [&](MPI_Request* r) { return MPI_Ibcast(p, count, type, root, c, r); });
   }
 }
 

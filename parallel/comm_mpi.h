@@ -40,6 +40,8 @@ class MpiComm final : public Comm {
   void barrier() override;
   // MPI_Comm_split(color, key): collective over this communicator. color must be >= 0.
   std::unique_ptr<Comm> split(int color, int key) override;
+  // Collectives from now on complete under w's deadline (non-blocking forms, polled).
+  void set_watchdog(std::shared_ptr<Watchdog> w, const std::string& name) override;
 
  private:
   struct Handle;  // holds the MPI_Comm; defined in comm_mpi.cpp
@@ -48,6 +50,9 @@ class MpiComm final : public Comm {
   void all_gather_host(Tensor out, Tensor in);
   void reduce_scatter_host(Tensor out, Tensor in, ReduceOp op);
   void broadcast_host(Tensor t, int root);
+  template <class Blocking, class Start>
+  void collective(const char* op, const char* what, Blocking&& blocking, Start&& start);
+  [[noreturn]] static void fail_mpi(const char* what, int err);
 
   std::unique_ptr<Handle> h_;
   bool owned_ = false;  // true: this object frees the communicator

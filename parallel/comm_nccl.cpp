@@ -3,34 +3,22 @@
 // ordered against the caller's stream by events. Compiled only when CUDA (and so NCCL) is built
 // (parallel/CMakeLists.txt); groups.cpp is the one place that decides to construct it.
 //
-// Mapping: fp32 ncclFloat32, fp64 ncclFloat64, bf16 ncclBfloat16, fp16 ncclFloat16,
-// int32 ncclInt32; all_gather and broadcast move bytes (ncclUint8), so any dtype travels;
-// kSum ncclSum, kMax ncclMax, kAvg ncclAvg (NCCL divides by n itself).
+// The CUDA and NCCL calls themselves live in the CUDA plugin (kernels/cuda/nccl_cuda.cu and
+// plugin.cu, reached through kernels/cuda_plugin.h), so this file includes no CUDA header and
+// kiln links no CUDA library: NCCL is loaded only when a GPU run builds its groups. Argument
+// checks, bootstrap and the stream ordering below are the policy, and stay here.
 #include "parallel/comm_nccl.h"
 
-#include <cuda_runtime.h>
-#include <nccl.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "kernels/check.h"
+#include "kernels/cuda_plugin.h"
 #include "parallel/comm_self.h"
-
-#define KILN_CUDA_CHECK_NCCLCOMM(call)                                                       \
-  do {                                                                                       \
-    const cudaError_t e_ = (call);                                                           \
-    if (e_ != cudaSuccess) ::kernels::fail(#call, cudaGetErrorString(e_), __FILE__, __LINE__); \
-  } while (0)
-
-#define KILN_NCCL_CHECK(call)                                                                  \
-  do {                                                                                         \
-    const ncclResult_t r_ = (call);                                                            \
-    if (r_ != ncclSuccess) ::kernels::fail(#call, ncclGetErrorString(r_), __FILE__, __LINE__); \
-  } while (0)
 
 namespace parallel {
 
@@ -38,29 +26,14 @@ namespace {
 
 using kernels::DType;
 
-ncclDataType_t nccl_type(DType d) {
-  switch (d) {
-    case DType::F32: return ncclFloat32;
-    case DType::F64: return ncclFloat64;
-    case DType::BF16: return ncclBfloat16;
-    case DType::F16: return ncclFloat16;
-    case DType::I32: return ncclInt32;
-    case DType::U16: case DType::U32: break;  // never reduced (detail::check_*); moved as bytes
-  }
-  KILN_CHECK(false, std::string("nccl: no reduction type for ") + kernels::dtype_name(d));
-  return ncclFloat32;
-}
-
-ncclRedOp_t nccl_op(ReduceOp op) {
+kernels::NcclReduce nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
+    case ReduceOp::kSum: return kernels::NcclReduce::kSum;
+    case ReduceOp::kAvg: return kernels::NcclReduce::kAvg;
+    case ReduceOp::kMax: return kernels::NcclReduce::kMax;
   }
-  return ncclSum;
+  return kernels::NcclReduce::kSum;
 }
-
-cudaStream_t cuda_stream(Stream s) { return static_cast<cudaStream_t>(s.handle); }
 
 void require_device(const char* op, const Tensor& t) {
   KILN_CHECK(t.device == kernels::Device::kCuda,
@@ -73,53 +46,49 @@ NcclComm::NcclComm(std::unique_ptr<Comm> host) : host_(std::move(host)) {
   KILN_CHECK(host_ != nullptr, "NcclComm: no host communicator to bootstrap over");
   rank_ = host_->rank();
   size_ = host_->size();
-  KILN_CUDA_CHECK_NCCLCOMM(cudaGetDevice(&device_));
 
   // Rank 0 makes the id; the host communicator carries it (128 bytes as 32 uint32 words).
-  ncclUniqueId id;
-  std::memset(&id, 0, sizeof(id));
-  if (rank_ == 0) KILN_NCCL_CHECK(ncclGetUniqueId(&id));
-  static_assert(sizeof(ncclUniqueId) % 4 == 0, "unique id travels as uint32 words");
-  Tensor id_t{&id, DType::U32, kernels::Device::kCpu, kernels::Shape{int64_t(sizeof(id) / 4)}};
+  const kernels::CudaPlugin& cu = kernels::cuda_plugin();
+  device_ = cu.get_device();
+  KILN_CHECK(cu.nccl_id_bytes % 4 == 0 && cu.nccl_id_bytes <= 1024, "nccl: unexpected unique id size");
+  std::vector<uint32_t> id(cu.nccl_id_bytes / 4, 0);
+  if (rank_ == 0) cu.nccl_unique_id(id.data());
+  Tensor id_t{id.data(), DType::U32, kernels::Device::kCpu, kernels::Shape{int64_t(id.size())}};
   host_->broadcast(id_t, 0, Stream::host());
-
-  ncclComm_t comm = nullptr;
-  KILN_NCCL_CHECK(ncclCommInitRank(&comm, size_, id, rank_));
-  comm_ = comm;
+  comm_ = cu.nccl_comm_init(size_, id.data(), rank_);
 
   // Non-blocking: the comm stream must not serialize with the legacy default stream, or every
   // collective would wait for (and block) unrelated work. Events without timing are cheaper.
-  cudaStream_t stream = nullptr;
-  KILN_CUDA_CHECK_NCCLCOMM(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  stream_ = stream;
-  cudaEvent_t ready = nullptr, done = nullptr;
-  KILN_CUDA_CHECK_NCCLCOMM(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  KILN_CUDA_CHECK_NCCLCOMM(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-  ready_ = ready;
-  done_ = done;
+  stream_ = cu.stream_create_nonblocking();
+  ready_ = cu.event_create();
+  done_ = cu.event_create();
 }
 
 NcclComm::~NcclComm() {
-  // Destructors must not abort (they also run while a failure unwinds): errors are ignored.
-  // ncclCommDestroy finalizes first, which waits for the communicator's outstanding work.
-  if (comm_ != nullptr) (void)ncclCommDestroy(static_cast<ncclComm_t>(comm_));
-  if (ready_ != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(ready_));
-  if (done_ != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(done_));
-  if (stream_ != nullptr) (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+  watcher_.reset();  // joins the watcher thread before the handles it polls go away
+  // Destructors must not abort (they also run while a failure unwinds): the plugin's destroy
+  // calls ignore errors. ncclCommDestroy waits for the communicator's outstanding work.
+  const kernels::CudaPlugin& cu = kernels::cuda_plugin();
+  cu.nccl_comm_destroy(comm_);
+  cu.event_destroy(ready_);
+  cu.event_destroy(done_);
+  cu.stream_destroy(stream_);
 }
 
 // Step 1: the comm stream waits (on the GPU, not the host) for what the caller queued before.
 // One event suffices for every call: cudaStreamWaitEvent captures the event's latest record at
 // the time it is called, so re-recording it for the next collective does not disturb this one.
 void NcclComm::begin(Stream caller) {
-  KILN_CUDA_CHECK_NCCLCOMM(cudaEventRecord(static_cast<cudaEvent_t>(ready_), cuda_stream(caller)));
-  KILN_CUDA_CHECK_NCCLCOMM(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream_), static_cast<cudaEvent_t>(ready_), 0));
+  const kernels::CudaPlugin& cu = kernels::cuda_plugin();
+  cu.event_record(ready_, caller);
+  cu.stream_wait_event(Stream{stream_}, ready_);
 }
 
 // Step 3: whatever the caller queues next on its stream runs after the collective.
 void NcclComm::end(Stream caller) {
-  KILN_CUDA_CHECK_NCCLCOMM(cudaEventRecord(static_cast<cudaEvent_t>(done_), static_cast<cudaStream_t>(stream_)));
-  KILN_CUDA_CHECK_NCCLCOMM(cudaStreamWaitEvent(cuda_stream(caller), static_cast<cudaEvent_t>(done_), 0));
+  const kernels::CudaPlugin& cu = kernels::cuda_plugin();
+  cu.event_record(done_, Stream{stream_});
+  cu.stream_wait_event(caller, done_);
 }
 
 void NcclComm::all_reduce(Tensor t, ReduceOp op, Stream s) {
@@ -127,8 +96,8 @@ void NcclComm::all_reduce(Tensor t, ReduceOp op, Stream s) {
   if (t.numel() == 0) return;
   require_device("all_reduce", t);
   begin(s);
-  KILN_NCCL_CHECK(ncclAllReduce(t.data, t.data, size_t(t.numel()), nccl_type(t.dtype), nccl_op(op),
-                                static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  kernels::cuda_plugin().nccl_all_reduce(t.data, size_t(t.numel()), t.dtype, nccl_op(op), comm_, stream_);
+  watch("all_reduce");
   end(s);
 }
 
@@ -139,8 +108,8 @@ void NcclComm::all_gather(Tensor out, Tensor in, Stream s) {
   begin(s);
   // Bytes, whatever the dtype (no arithmetic). NCCL's in-place form is exactly comm.h's:
   // in == out's block r, which holds for byte offsets as for element offsets.
-  KILN_NCCL_CHECK(ncclAllGather(in.data, out.data, in.nbytes(), ncclUint8,
-                                static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  kernels::cuda_plugin().nccl_all_gather(in.data, out.data, in.nbytes(), comm_, stream_);
+  watch("all_gather");
   end(s);
 }
 
@@ -149,8 +118,9 @@ void NcclComm::reduce_scatter(Tensor out, Tensor in, ReduceOp op, Stream s) {
   if (out.numel() == 0) return;
   require_device("reduce_scatter", in);
   begin(s);
-  KILN_NCCL_CHECK(ncclReduceScatter(in.data, out.data, size_t(out.numel()), nccl_type(in.dtype), nccl_op(op),
-                                    static_cast<ncclComm_t>(comm_), static_cast<cudaStream_t>(stream_)));
+  kernels::cuda_plugin().nccl_reduce_scatter(in.data, out.data, size_t(out.numel()), in.dtype, nccl_op(op), comm_,
+                                             stream_);
+  watch("reduce_scatter");
   end(s);
 }
 
@@ -160,8 +130,8 @@ void NcclComm::broadcast(Tensor t, int root, Stream s) {
   require_device("broadcast", t);
   begin(s);
   // Bytes, whatever the dtype: a broadcast does no arithmetic.
-  KILN_NCCL_CHECK(ncclBroadcast(t.data, t.data, t.nbytes(), ncclUint8, root, static_cast<ncclComm_t>(comm_),
-                                static_cast<cudaStream_t>(stream_)));
+  kernels::cuda_plugin().nccl_broadcast(t.data, t.nbytes(), root, comm_, stream_);
+  watch("broadcast");
   end(s);
 }
 
@@ -178,11 +148,8 @@ bool NcclComm::gpus_distinct(Comm& host) {
   char mine[kWords * 4] = {};
   char hostname[64] = {};
   gethostname(hostname, sizeof(hostname) - 1);
-  int dev = 0;
-  char bus[32] = {};
-  KILN_CUDA_CHECK_NCCLCOMM(cudaGetDevice(&dev));
-  KILN_CUDA_CHECK_NCCLCOMM(cudaDeviceGetPCIBusId(bus, sizeof(bus), dev));
-  std::snprintf(mine, sizeof(mine), "%s|%s", hostname, bus);
+  const std::string bus = kernels::cuda_plugin().pci_bus_id();
+  std::snprintf(mine, sizeof(mine), "%s|%s", hostname, bus.c_str());
 
   const int n = host.size();
   std::string all(size_t(n) * sizeof(mine), '\0');
@@ -196,7 +163,7 @@ bool NcclComm::gpus_distinct(Comm& host) {
 }
 
 void nccl_device_copy(void* dst, const void* src, size_t bytes, Stream s) {
-  KILN_CUDA_CHECK_NCCLCOMM(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(s)));
+  kernels::cuda_plugin().copy_device_async(dst, src, bytes, s);
 }
 
 }  // namespace parallel

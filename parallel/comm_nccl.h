@@ -16,11 +16,20 @@
 //      (later work on s must not read the result early).
 // All three are enqueued: the host never blocks, so it keeps launching work while NCCL runs.
 //
+// Watchdog (parallel/watchdog.h): NCCL calls return as soon as they are queued, so a hang shows
+// only at the host's next synchronization. set_watchdog starts a watcher thread
+// (comm_nccl_watch.cpp) that polls an event recorded after each collective and
+// ncclCommGetAsyncError; a collective still pending past the deadline (counted from when it was
+// queued), or an asynchronous NCCL error, makes it print the report, ncclCommAbort the
+// communicator (so the stuck kernels end) and end the job (abort_job). The host communicator gets
+// the same watchdog for barrier() and split().
+//
 // Lifetime: construction and destruction are collective over the group (ncclCommInitRank
 // synchronizes the ranks; ncclCommDestroy flushes outstanding work). Destroy groups in the same
 // order on every rank. The calling thread's current device must be the one bound at start-up.
 //
-// No CUDA or NCCL header here: handles are kept as void* and cast in comm_nccl.cpp.
+// No CUDA or NCCL header here or in comm_nccl.cpp: handles are void*, and the calls go through
+// the CUDA plugin (kernels/cuda_plugin.h), which alone links the CUDA runtime and NCCL.
 #pragma once
 
 #include <cstddef>
@@ -63,17 +72,26 @@ class NcclComm final : public Comm {
   // and falls back to MPI instead of failing inside ncclCommInitRank.
   static bool gpus_distinct(Comm& host);
 
+  void set_watchdog(std::shared_ptr<Watchdog> w, const std::string& name) override;
+
  private:
+  struct Watcher;  // comm_nccl_watch.cpp
   // Steps 1 and 3 of the ordering above, around every NCCL call.
   void begin(Stream caller);
   void end(Stream caller);
 
   std::unique_ptr<Comm> host_;
-  int rank_ = 0, size_ = 1, device_ = 0;
+  int rank_ = 0, size_ = 1, device_ = 0;  // device_: the GPU this rank drives (the watcher binds it)
   void* comm_ = nullptr;    // ncclComm_t
   void* stream_ = nullptr;  // cudaStream_t, non-blocking
   void* ready_ = nullptr;   // cudaEvent_t: the caller's work before the collective is done
   void* done_ = nullptr;    // cudaEvent_t: the collective is done
+  struct WatcherStop {  // defined where Watcher is complete (comm_nccl_watch.cpp)
+    void operator()(Watcher* w) const;
+  };
+  std::unique_ptr<Watcher, WatcherStop> watcher_;  // null: no deadline
+  // After a collective is queued: hands it to the watcher (no-op without one).
+  void watch(const char* op);
 };
 
 // cudaMemcpyAsync on `s`: the stream-ordered device copy SelfComm uses for groups of one on a GPU.

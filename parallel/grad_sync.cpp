@@ -2,6 +2,7 @@
 #include "parallel/grad_sync.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/check.h"
 
@@ -14,7 +15,8 @@ ShardRange zero_shard(int64_t n, int dp, int dp_rank) {
   return {int64_t(dp_rank) * (n / dp), n / dp};
 }
 
-GradSync::GradSync(Tensor flat_grads, Comm* dp, std::vector<ShardRange> buckets) : flat_(flat_grads), dp_(dp) {
+GradSync::GradSync(Tensor flat_grads, const ProcessGroups& groups, std::vector<ShardRange> buckets, bool zero1)
+    : flat_(flat_grads), groups_(groups), scalar_(flat_grads.device, kernels::DType::F32, {1}) {
   if (buckets.empty()) buckets.push_back({0, flat_.numel()});
   int64_t covered = 0;
   for (const ShardRange& r : buckets) {
@@ -25,25 +27,51 @@ GradSync::GradSync(Tensor flat_grads, Comm* dp, std::vector<ShardRange> buckets)
   KILN_CHECK(covered == flat_.numel(), "GradSync: buckets cover " + std::to_string(covered) + " of " +
                                            std::to_string(flat_.numel()) + " gradient elements");
   issued_.assign(buckets_.size(), false);
+
+  const Comm& dp = *groups_.dp;
+  sharded_ = zero1 && dp.size() > 1;
+  if (!sharded_) {
+    own_ = {0, flat_.numel()};
+    owned_grads_ = flat_;
+    return;
+  }
+  own_ = zero_shard(flat_.numel(), dp.size(), dp.rank());
+  shard_grads_ = kernels::Buffer(flat_.device, size_t(own_.count) * kernels::dtype_size(flat_.dtype));
+  owned_grads_ = shard_grads_.view(flat_.dtype, {own_.count});
 }
 
 void GradSync::bucket_ready(int k, Stream s) {
-  if (issued_[size_t(k)]) return;
+  if (sharded_ || issued_[size_t(k)]) return;
   issued_[size_t(k)] = true;
-  if (dp_ && dp_->size() > 1 && buckets_[size_t(k)].numel() > 0) dp_->all_reduce(buckets_[size_t(k)], ReduceOp::kAvg, s);
+  Comm& dp = *groups_.dp;
+  if (dp.size() > 1 && buckets_[size_t(k)].numel() > 0) dp.all_reduce(buckets_[size_t(k)], ReduceOp::kAvg, s);
 }
 
 void GradSync::finish(Stream s) {
+  if (sharded_) {
+    groups_.dp->reduce_scatter(owned_grads_, flat_, ReduceOp::kAvg, s);
+    return;
+  }
   for (int k = 0; k < buckets(); ++k) bucket_ready(k, s);
   issued_.assign(buckets_.size(), false);  // ready for the next step
 }
 
-void GradSync::reduce_scatter_avg(Tensor out, Stream s) {
-  if (!dp_ || dp_->size() == 1) {
-    kernels::device_copy(out.data, out.device, flat_.data, flat_.device, out.nbytes());
-    return;
+double GradSync::global_norm(GradSquares local) {
+  float total = local.share(groups_.tp->rank());
+  const bool over_tp = groups_.tp->size() > 1, over_dp = sharded_;
+  if (over_tp || over_dp) {
+    const kernels::Device dev = scalar_.t.device;
+    kernels::device_copy(scalar_.t.data, dev, &total, kernels::Device::kCpu, sizeof total);
+    if (over_tp) groups_.tp->all_reduce(scalar_.t, ReduceOp::kSum, {});
+    if (over_dp) groups_.dp->all_reduce(scalar_.t, ReduceOp::kSum, {});
+    kernels::device_copy(&total, kernels::Device::kCpu, scalar_.t.data, dev, sizeof total);
   }
-  dp_->reduce_scatter(out, flat_, ReduceOp::kAvg, s);
+  return std::sqrt(double(total));
+}
+
+void GradSync::gather_params(Tensor flat_compute, Stream s) {
+  if (!sharded_) return;
+  groups_.dp->all_gather(flat_compute, flat_slice(flat_compute, own_.begin, own_.count), s);
 }
 
 }  // namespace parallel

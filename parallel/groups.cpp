@@ -118,4 +118,8 @@ ProcessGroups make_groups(std::unique_ptr<Comm> world, const Layout& layout, ker
   return g;
 }
 
+ProcessGroups one_rank_groups(kernels::Device device) {
+  return make_groups(std::make_unique<SelfComm>(), Layout{}, device);
+}
+
 }  // namespace parallel

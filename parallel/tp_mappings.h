@@ -6,20 +6,20 @@
 //                    and the input's gradient is the sum of every rank's partial gradient)
 //   reduce_from_tp  forward: all_reduce(sum)   backward: identity
 //                   (after a row-parallel matmul: each rank holds a partial sum of the output)
-// `tp` is null when the run has no tensor parallelism: then all four are identities.
+// Without tensor parallelism `tp` is a group of one (a SelfComm): then all four are identities.
 #pragma once
 
 #include "parallel/comm.h"
 
 namespace parallel {
 
-inline void copy_to_tp_forward(Tensor, Comm*, Stream) {}
-inline void copy_to_tp_backward(Tensor grad, Comm* tp, Stream s) {
-  if (tp && tp->size() > 1) tp->all_reduce(grad, ReduceOp::kSum, s);
+inline void copy_to_tp_forward(Tensor, Comm&, Stream) {}
+inline void copy_to_tp_backward(Tensor grad, Comm& tp, Stream s) {
+  if (tp.size() > 1) tp.all_reduce(grad, ReduceOp::kSum, s);
 }
-inline void reduce_from_tp_forward(Tensor act, Comm* tp, Stream s) {
-  if (tp && tp->size() > 1) tp->all_reduce(act, ReduceOp::kSum, s);
+inline void reduce_from_tp_forward(Tensor act, Comm& tp, Stream s) {
+  if (tp.size() > 1) tp.all_reduce(act, ReduceOp::kSum, s);
 }
-inline void reduce_from_tp_backward(Tensor, Comm*, Stream) {}
+inline void reduce_from_tp_backward(Tensor, Comm&, Stream) {}
 
 }  // namespace parallel

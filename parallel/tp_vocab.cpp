@@ -5,9 +5,9 @@
 
 namespace parallel {
 
-void vocab_parallel_embedding_forward(const Ops& ops, Comm* tp, Tensor out, Tensor tokens, Tensor wte_shard,
+void vocab_parallel_embedding_forward(const Ops& ops, Comm& tp, Tensor out, Tensor tokens, Tensor wte_shard,
                                       Tensor wpe, const VocabShard& v, Stream s) {
-  const bool first = !tp || tp->rank() == 0;
+  const bool first = tp.rank() == 0;
   ops.embedding_forward(out, tokens, wte_shard, first ? wpe : Tensor{}, v.start, s);
   reduce_from_tp_forward(out, tp, s);
 }
@@ -20,14 +20,14 @@ void vocab_parallel_embedding_backward(const Ops& ops, Tensor dwte_shard, Tensor
   ops.embedding_backward(dwte_shard, dwpe, dout, tokens, v.start, s);
 }
 
-void vocab_parallel_xent_forward(const Ops& ops, Comm* tp, Tensor losses, Tensor logits, Tensor targets,
+void vocab_parallel_xent_forward(const Ops& ops, Comm& tp, Tensor losses, Tensor logits, Tensor targets,
                                  const VocabShard& v, XentStats& stats, Stream s) {
   ops.xent_shard_max(stats.row_max, logits, v.start, v.vocab_real, s);
-  if (tp && tp->size() > 1) tp->all_reduce(stats.row_max, ReduceOp::kMax, s);
+  if (tp.size() > 1) tp.all_reduce(stats.row_max, ReduceOp::kMax, s);
   ops.xent_shard_sumexp(stats.row_sumexp(), stats.target_logit(), logits, targets, stats.row_max, v.start,
                         v.vocab_real, s);
   // Only the owner of a target contributes its logit (others wrote 0), so a sum gathers it.
-  if (tp && tp->size() > 1) tp->all_reduce(stats.stats2, ReduceOp::kSum, s);
+  if (tp.size() > 1) tp.all_reduce(stats.stats2, ReduceOp::kSum, s);
   ops.xent_shard_finish(losses, Tensor{}, logits, targets, stats.row_max, stats.row_sumexp(), stats.target_logit(),
                         v.start, v.vocab_real, 0.f, s);
 }

@@ -22,7 +22,7 @@ struct VocabShard {
   int vocab_real = 0;  // ids >= this are padding (global)
 };
 
-void vocab_parallel_embedding_forward(const Ops& ops, Comm* tp, Tensor out, Tensor tokens, Tensor wte_shard,
+void vocab_parallel_embedding_forward(const Ops& ops, Comm& tp, Tensor out, Tensor tokens, Tensor wte_shard,
                                       Tensor wpe, const VocabShard& v, Stream s);
 // dout must be the same on every tp rank (it is: the residual stream's gradient is replicated).
 void vocab_parallel_embedding_backward(const Ops& ops, Tensor dwte_shard, Tensor dwpe, Tensor dout, Tensor tokens,
@@ -39,7 +39,7 @@ struct XentStats {
 };
 
 // Forward: losses (N) of this rank's logits shard (N, V/tp); fills `stats`.
-void vocab_parallel_xent_forward(const Ops& ops, Comm* tp, Tensor losses, Tensor logits, Tensor targets,
+void vocab_parallel_xent_forward(const Ops& ops, Comm& tp, Tensor losses, Tensor logits, Tensor targets,
                                  const VocabShard& v, XentStats& stats, Stream s);
 // Backward: dlogits (may alias logits) = (softmax - onehot) * dloss for this rank's columns.
 void vocab_parallel_xent_backward(const Ops& ops, Tensor losses, Tensor dlogits, Tensor logits, Tensor targets,

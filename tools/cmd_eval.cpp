@@ -7,19 +7,20 @@
 // the evaluator's: consecutive, non-overlapping seq_len+1 tokens from the start of the shards.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
 
+#include "inference/trained_checkpoint.h"
 #include "kernels/check.h"
+#include "model/placement.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tools/checkpoint_options.h"
 #include "tools/commands.h"
 #include "tools/ranks.h"
 #include "trainer/evaluator.h"
-#include "trainer/trained_checkpoint.h"
-#include "trainer/trainer.h"
 
 namespace tools {
 
@@ -31,7 +32,7 @@ struct EvalArgs {
 
 void run_eval(const EvalArgs& a) {
   launch::Launched launched = start_ranks();
-  trainer::TrainedCheckpoint ckpt = trainer::open_checkpoint(a.checkpoint);
+  inference::TrainedCheckpoint ckpt = inference::open_checkpoint(a.checkpoint);
   configs::Config cfg = ckpt.config;
   cfg.train.device = a.device;
   cfg.train.precision = a.precision;
@@ -39,7 +40,7 @@ void run_eval(const EvalArgs& a) {
   cfg.parallel.tp = a.tp;
   cfg.parallel.zero = 0;
   const parallel::Layout layout = parallel::make_layout(launched.world.size, launched.world.rank, cfg);
-  const trainer::Resolved res = trainer::resolve_device_and_precision(cfg.train);
+  const model::Placement res = model::resolve_placement(cfg.train);
 
   // A model scored on text tokenized differently measures nothing: refuse, naming both.
   const std::string data_tok_dir = data::shard_tokenizer_dir(a.data);
@@ -52,8 +53,12 @@ void run_eval(const EvalArgs& a) {
   const trainer::Evaluator evaluator(a.data, cfg.model.seq_len, cfg.train.micro_batch, a.batches);
 
   parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, res.device);
-  auto model = trainer::load_model(ckpt, cfg.train.micro_batch, res.device, res.precision, groups.tp.get());
-  const trainer::EvalResult r = evaluator.run(*model, groups.dp.get());
+  parallel::arm_watchdog(groups, cfg.parallel.timeout_s);  // the checkpoint's, or the default
+  auto model = inference::load_model(ckpt, cfg.train.micro_batch, res.device, res.precision, *groups.tp);
+  const formats::EvalResult r = evaluator.run(*model, *groups.dp);
+  // The same on every rank (all-reduced): all of them refuse together.
+  KILN_REQUIRE_INPUT(std::isfinite(r.loss), "checkpoint " + ckpt.dir + ": the loss on '" + a.data +
+                                                "' is not finite: its weights overflow the forward pass");
   if (layout.rank != 0) return;
   std::printf("kiln eval | %s (step %lld) on %s | %lld sequences of %d tokens | %s %s | layout %s\n",
               ckpt.dir.c_str(), (long long)ckpt.manifest.state.step, a.data.c_str(),

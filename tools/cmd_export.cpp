@@ -9,7 +9,7 @@
 #include "kernels/check.h"
 #include "tools/checkpoint_options.h"
 #include "tools/commands.h"
-#include "trainer/hf_export.h"
+#include "formats/hf_export.h"
 
 namespace tools {
 
@@ -29,12 +29,12 @@ kernels::DType export_dtype(const std::string& name) {
 
 void run_export(const ExportArgs& a) {
   KILN_REQUIRE_INPUT(a.format == "hf", "--format: '" + a.format + "' is not a known format (expected hf)");
-  trainer::HfExportOptions opt;
+  formats::HfExportOptions opt;
   opt.checkpoint = a.checkpoint;
   opt.out_dir = a.out;
   opt.dtype = export_dtype(a.dtype);
   opt.force = a.force;
-  const trainer::HfExportSummary s = trainer::export_hf(opt);
+  const formats::HfExportSummary s = formats::export_hf(opt);
   std::printf("kiln export | %s (step %lld) -> %s\n", s.checkpoint_dir.c_str(), (long long)s.step, s.out_dir.c_str());
   std::printf("%s: %lld parameters in %d tensors, %s, vocab %d (of %d padded rows), %s embeddings\n",
               s.out_dir.c_str(), (long long)s.parameters, s.tensors, a.dtype.c_str(), s.vocab_real, s.vocab_padded,

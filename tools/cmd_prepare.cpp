@@ -33,7 +33,7 @@ void add_prepare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--shard-tokens", opt->shard_tokens, "maximum tokens per shard file")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "seed of the train/val document split")->capture_default_str();
-  cmd->add_option("--threads", opt->threads, "tokenizer threads (0 = every core)")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "tokenizer threads, 0..256 (0 = every core)")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "no progress line on stderr");
   cmd->callback([opt, quiet, key] {
     opt->stdin_jsonl = key->count() > 0;

@@ -16,10 +16,11 @@
 #include "kernels/check.h"
 #include "tools/checkpoint_options.h"
 #include "tools/commands.h"
-#include "trainer/generator.h"
-#include "trainer/sampler.h"
-#include "trainer/trained_checkpoint.h"
-#include "trainer/trainer.h"
+#include "inference/generator.h"
+#include "inference/sampler.h"
+#include "inference/trained_checkpoint.h"
+#include "model/placement.h"
+#include "parallel/comm_self.h"
 
 namespace tools {
 
@@ -27,7 +28,7 @@ namespace {
 struct SampleArgs {
   std::string checkpoint, prompt, device = "auto", precision = "auto";
   int max_new_tokens = 256;
-  trainer::SamplingOptions sampling;
+  inference::SamplingOptions sampling;
 };
 
 void write_bytes(const std::string& bytes) {
@@ -36,11 +37,11 @@ void write_bytes(const std::string& bytes) {
 }
 
 void run_sample(const SampleArgs& a) {
-  const trainer::TrainedCheckpoint ckpt = trainer::open_checkpoint(a.checkpoint);
+  const inference::TrainedCheckpoint ckpt = inference::open_checkpoint(a.checkpoint);
   configs::TrainConfig tc = ckpt.config.train;
   tc.device = a.device;
   tc.precision = a.precision;
-  const trainer::Resolved res = trainer::resolve_device_and_precision(tc);
+  const model::Placement res = model::resolve_placement(tc);
   const data::Tokenizer& tok = *ckpt.tokenizer;
   const int eot = tok.eot_token();
 
@@ -56,8 +57,9 @@ void run_sample(const SampleArgs& a) {
   if (int(ids.size()) > T)  // generate() keeps the last T
     std::fprintf(stderr, "kiln sample: the prompt is %zu tokens; the model sees its last %d (seq_len)\n", ids.size(), T);
 
-  auto model = trainer::load_model(ckpt, /*micro_batch=*/1, res.device, res.precision);
-  trainer::Generator gen(ckpt.config.model, model->params(), ckpt.vocab_real(), kernels::ops_for(res.device));
+  parallel::SelfComm no_tp;  // one sequence, the whole model on this process
+  auto model = inference::load_model(ckpt, /*micro_batch=*/1, res.device, res.precision, no_tp);
+  inference::Generator gen(ckpt.config.model, model->params(), ckpt.vocab_real(), kernels::ops_for(res.device));
   std::fprintf(stderr, "kiln sample | %s (step %lld) | %s %s | temperature %g top-k %d top-p %g seed %llu\n",
                ckpt.dir.c_str(), (long long)ckpt.manifest.state.step, kernels::device_name(res.device),
                kernels::dtype_name(res.precision), a.sampling.temperature, a.sampling.top_k, a.sampling.top_p,
@@ -65,9 +67,16 @@ void run_sample(const SampleArgs& a) {
 
   write_bytes(a.prompt);
   const auto start = std::chrono::steady_clock::now();
-  const int made = trainer::generate(
-      gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
-      [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T, T / 2); });
+  int made = 0;
+  try {
+    made = inference::generate(
+        gen, ids, a.sampling, a.max_new_tokens, eot, [&](int32_t id) { write_bytes(tok.decode({uint32_t(id)})); },
+        [&] { std::fprintf(stderr, "\nkiln sample: context of %d tokens is full; continuing from the last %d\n", T,
+                                  inference::tokens_kept_on_rebuild(T)); });
+  } catch (const kernels::InputError& e) {  // non-finite logits: say which checkpoint
+    std::fputc('\n', stdout);
+    throw kernels::InputError("checkpoint " + ckpt.dir + ": " + e.what());
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "\nkiln sample | %d new tokens in %.2f s (%.1f tokens/s)\n", made, s, s > 0 ? made / s : 0.0);
 }

@@ -8,6 +8,7 @@
 
 #include "configs/load.h"
 #include "launch/world.h"
+#include "model/placement.h"
 #include "parallel/groups.h"
 #include "parallel/layout.h"
 #include "tools/commands.h"
@@ -32,18 +33,29 @@ void add_train_command(CLI::App& app) {
                   "dotted overrides applied after the file, e.g. optim.lr=3e-4 train.max_steps=100 run.name=x");
   cmd->footer(
       "Writes <run.out_dir>/<run.name>/: config.yaml (resolved), metrics.jsonl (one line per log step),\n"
-      "eval.jsonl (val loss, perplexity, bits per byte). Exit codes: 0 done, 2 bad config or data.");
+      "eval.jsonl (val loss, perplexity, bits per byte). Exit codes: 0 done, 1 internal error, 2 bad config or\n"
+      "data, 3 stopped by SIGTERM/SIGUSR1 after a checkpoint, 4 stopped by a numeric guard (train.max_skipped_steps\n"
+      "skipped steps in a row, non-finite weights before a checkpoint, a failed replay check), 5 a collective did\n"
+      "not complete within parallel.timeout_s (the collective watchdog).");
   cmd->callback([args] {
     // Order matters: the world is discovered (MPI started under mpirun/srun), then the config and
     // the layout are validated on every rank, all before any large allocation.
     launch::Launched launched = start_ranks();
     const configs::Config cfg = configs::load_config(args->config, args->overrides);
     const parallel::Layout layout = parallel::make_layout(launched.world.size, launched.world.rank, cfg);
-    const kernels::Device device = trainer::resolve_device_and_precision(cfg.train).device;
+    const kernels::Device device = model::resolve_placement(cfg.train).device;
     if (launched.world.size > 1) launch::print_world_table(launched);
     parallel::ProcessGroups groups = parallel::make_groups(std::move(launched.comm), layout, device);
-    trainer::Trainer t(cfg, &groups);
+    parallel::arm_watchdog(groups, cfg.parallel.timeout_s);  // from here on, no collective waits forever
+    trainer::Trainer t(cfg, groups);
     const trainer::RunSummary s = t.run();
+    if (!s.guard_stop.empty()) {  // every rank got here together; rank 0 says why
+      if (layout.rank == 0) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "kiln: error: %s\n", s.guard_stop.c_str());
+      }
+      throw ExitCode{trainer::kGuardExitCode};
+    }
     if (s.stopped_by_signal) {
       if (layout.rank == 0)
         std::printf("\nkiln | stopped by a signal after step %d; the checkpoint is committed, exiting with code 3\n", s.steps);

@@ -1,5 +1,7 @@
 // tools/version.cpp
-// `kiln --version`: `key: value` lines (CONTRACTS §6), read by scripts and bug reports.
+// `kiln --version`: `key: value` lines (CONTRACTS §6), read by scripts and bug reports. Cheap on
+// purpose: versions are the compiled-against ones and `gpus` comes from the driver, so the CUDA
+// plugin is loaded only when a GPU is visible (for the `backends` line).
 #include <cstdio>
 
 #include "kernels/device.h"
@@ -17,6 +19,8 @@ void print_version() {
   std::printf("cudnn: %s\n", b.cudnn_version.c_str());
   std::printf("mpi: %s\n", launch::mpi_version().c_str());
   std::printf("hdf5: %s\n", launch::hdf5_version().c_str());
+  // Where the CUDA backend would be loaded from on the first GPU use (not loaded to find out).
+  std::printf("cuda_plugin: %s\n", !b.cuda ? "no" : !b.cuda_plugin.empty() ? b.cuda_plugin.c_str() : "missing");
   std::printf("gpus: %d\n", kernels::gpu_count());
   std::printf("backends: cpu%s\n", kernels::cuda_backend_ready() ? ", cuda" : "");
 }

@@ -27,7 +27,23 @@ void Trainer::save_checkpoint() {
   st.zero = cfg_.parallel.zero;
   st.config_yaml = configs::to_yaml(cfg_);
   st.tokenizer_dir = data::shard_tokenizer_dir(cfg_.data.train);
-  const PieceSet set = pieces_to_save(model_->params(), *optim_, layout_);
+  set_phase(step_, "checkpoint");
+  const model::PieceSet set = pieces_to_save(model_->params(), *optim_, layout_);
+  // No checkpoint holds a NaN or an infinity: every rank checks what it would write, and all agree
+  // (one collective per save) before anything is written. The guards skip non-finite updates, so
+  // this fires only when finite updates overflowed the weights (an absurd learning rate).
+  const std::string bad = first_non_finite(set.pieces);
+  if (const int ranks = count_over_world(!bad.empty()); ranks > 0) {
+    if (!bad.empty()) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "%skiln: error: checkpoint step %d not written: %s\n", kernels::rank_prefix().c_str(), step_,
+                   bad.c_str());
+    }
+    guard_stop_ = "checkpoint step " + std::to_string(step_) + " not written: non-finite values in the weights or "
+                  "optimizer state of " + std::to_string(ranks) + " rank(s) (above); the last checkpoint written is "
+                  "kept. Exit code " + std::to_string(kGuardExitCode);
+    return;
+  }
   saver_->begin(st, set.pieces);  // copies the bytes; the files are written in the background
   last_saved_step_ = step_;
 }
@@ -37,7 +53,7 @@ void Trainer::resume_if_asked() {
   if (how == "none") return;
   std::string dir;
   if (how == "auto") {
-    const std::optional<std::string> found = checkpoint::find_resume(ckpt_dir_, *world_);
+    const std::optional<std::string> found = checkpoint::find_resume(ckpt_dir_, *groups_.world);
     if (!found) return;
     dir = *found;
   } else {
@@ -63,7 +79,7 @@ bool Trainer::stop_agreed() {
   // Every rank must take the same branch, so the flag is all-reduced even when nobody was signalled.
   kernels::OwnedTensor flag(kernels::Device::kCpu, kernels::DType::I32, {1});
   flag.t.as<int32_t>()[0] = stop_requested() ? 1 : 0;
-  world_->all_reduce(flag.t, parallel::ReduceOp::kMax, {});
+  groups_.world->all_reduce(flag.t, parallel::ReduceOp::kMax, {});
   return flag.t.as<int32_t>()[0] != 0;
 }
 

@@ -10,15 +10,6 @@
 
 namespace trainer {
 
-EvalResult summarize_eval(double sum_nats, int64_t tokens, int64_t bytes) {
-  EvalResult r;
-  r.tokens = tokens;
-  r.loss = tokens ? sum_nats / double(tokens) : 0.0;
-  r.perplexity = std::exp(r.loss);
-  r.bits_per_byte = bytes ? sum_nats / (std::log(2.0) * double(bytes)) : 0.0;
-  return r;
-}
-
 Evaluator::Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches)
     : seq_len_(seq_len), micro_batch_(micro_batch) {
   windows_ = data::read_eval_windows(pattern, seq_len, batches < 0 ? -1 : int64_t(batches) * micro_batch);
@@ -32,9 +23,9 @@ Evaluator::Evaluator(const std::string& pattern, int seq_len, int micro_batch, i
   for (int i = 0; i < tok->vocab_size(); ++i) token_bytes_[size_t(i)] = tok->token_bytes(uint32_t(i));
 }
 
-EvalResult Evaluator::run(Gpt2Model& model, parallel::Comm* dp) const {
+EvalResult Evaluator::run(model::Gpt2Model& model, parallel::Comm& dp) const {
   const int B = micro_batch_, T = seq_len_;
-  const int dp_size = dp ? dp->size() : 1, dp_rank = dp ? dp->rank() : 0;
+  const int dp_size = dp.size(), dp_rank = dp.rank();
   double sum_nats = 0;
   int64_t tokens = 0, bytes = 0;
   std::vector<int32_t> batch(size_t(B) * (T + 1));
@@ -57,13 +48,13 @@ EvalResult Evaluator::run(Gpt2Model& model, parallel::Comm* dp) const {
     const kernels::Device dev = model.params().device();
     kernels::OwnedTensor t(dev, kernels::DType::F64, {3});
     kernels::device_copy(t.t.data, dev, sums, kernels::Device::kCpu, sizeof sums);
-    dp->all_reduce(t.t, parallel::ReduceOp::kSum, {});
+    dp.all_reduce(t.t, parallel::ReduceOp::kSum, {});
     kernels::device_copy(sums, kernels::Device::kCpu, t.t.data, dev, sizeof sums);
     sum_nats = sums[0];
     tokens = int64_t(sums[1]);
     bytes = int64_t(sums[2]);
   }
-  return summarize_eval(sum_nats, tokens, bytes);
+  return formats::summarize_eval(sum_nats, tokens, bytes);
 }
 
 }  // namespace trainer

@@ -14,26 +14,21 @@
 #include <string>
 #include <vector>
 
+#include "formats/records.h"
+#include "model/gpt2.h"
 #include "parallel/comm.h"
-#include "trainer/model.h"
 
 namespace trainer {
 
-struct EvalResult {
-  double loss = 0, perplexity = 0, bits_per_byte = 0;
-  int64_t tokens = 0;  // targets evaluated
-};
-
-// Pure arithmetic behind EvalResult, separate so tests can feed known numbers.
-EvalResult summarize_eval(double sum_nats, int64_t tokens, int64_t bytes);
+using formats::EvalResult;
 
 class Evaluator {
  public:
   // pattern: val shard glob; the tokenizer is read from the first shard's folder (tokenizer/).
   // batches < 0: every window of the shards.
   Evaluator(const std::string& pattern, int seq_len, int micro_batch, int batches);
-  // dp: the data-parallel group (null: one rank). Every rank of it must call run.
-  EvalResult run(Gpt2Model& model, parallel::Comm* dp = nullptr) const;
+  // dp: the data-parallel group (a group of one for a single rank). Every rank of it must call run.
+  EvalResult run(model::Gpt2Model& model, parallel::Comm& dp) const;
   int64_t sequences() const { return int64_t(windows_.size()); }
 
  private:

@@ -1,25 +1,27 @@
 // trainer/optimizer.h
-// AdamW over the parameter arena with global-norm gradient clipping, data-parallel gradient
-// averaging (plain or ZeRO-1) and, for fp16, dynamic loss scaling. Biases and LayerNorm parameters
-// get no weight decay (ParamSpec::decay).
+// AdamW over the parameter arena with global-norm gradient clipping and, for fp16, dynamic loss
+// scaling. Biases and norm parameters get no weight decay (ParamSpec::decay).
 //
-// Order inside step(): (ZeRO-1 only: reduce-scatter of this rank's block of the grads, averaged
-// over dp; without ZeRO the trainer's GradSync has already averaged them, overlapped with the
-// backward pass) -> global grad norm (of the unscaled grads, over tp shards and ZeRO blocks; each
-// replicated element counted once) -> overflow check -> clip factor -> one fused AdamW update per
-// parameter piece (grad_scale folds loss-scale removal and clipping in) -> under ZeRO-1 the updated
-// blocks are all-gathered so every dp rank has the full compute weights again.
+// AdamW is local: it updates the range of the flat arena it is handed (`owned`: all of it, or a
+// ZeRO-1 block) from the gradients of that range, and knows nothing of ranks. Reducing the
+// gradients, the cross-rank norm and gathering the updated weights are parallel::GradSync's.
+// Per step, the trainer calls:
+//   sum_squares(grads)  -> this range's squared gradients, tp-sharded and replicated apart
+//   step(grads, ...)    -> overflow check -> clip factor -> one fused AdamW update per parameter
+//                          piece (grad_scale folds loss-scale removal and clipping in)
 #pragma once
-
-#include <memory>
 
 #include "configs/config.h"
 #include "kernels/ops.h"
-#include "parallel/comm.h"
+#include "model/params.h"
 #include "parallel/grad_sync.h"
-#include "trainer/params.h"
 
 namespace trainer {
+
+using kernels::Device;
+using kernels::DType;
+using kernels::Tensor;
+using model::ParamArena;
 
 // fp16 dynamic loss scaling: on overflow skip the step and halve the scale; after `window` clean
 // steps in a row double it. Inactive (scale 1) for fp32 and bf16.
@@ -35,50 +37,53 @@ struct LossScaler {
 
 struct StepStats {
   double grad_norm = 0;  // global L2 norm of the (unscaled, pre-clip) gradients
-  bool skipped = false;  // fp16 overflow: parameters unchanged
-};
-
-// The groups the optimizer talks to; null comms mean a group of one. Without ZeRO-1 the gradients
-// handed to step() must already be averaged over dp (parallel::GradSync does that).
-struct OptimizerGroups {
-  parallel::Comm* dp = nullptr;
-  parallel::Comm* tp = nullptr;
-  bool zero1 = false;  // shard AdamW moments (and the bf16 run's fp32 master) over dp
+  bool skipped = false;  // non-finite gradients (fp16 overflow): parameters unchanged
 };
 
 class AdamW {
  public:
-  AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels::Ops& ops, OptimizerGroups groups = {});
+  // owned: the range of params' flat buffers this optimizer updates. When it is less than the whole
+  // arena (ZeRO-1), the moments, and the fp32 master when the compute copy is not fp32, are kept
+  // here for that range only and the arena's full master is released.
+  AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels::Ops& ops, parallel::ShardRange owned);
   ~AdamW();
-  // Applies one update with learning rate lr to every parameter from its accumulated gradient.
-  // loss_scale is the factor the gradients carry (1 unless fp16).
-  StepStats step(double lr, double loss_scale);
+
+  // Squares of `grads` (the owned range's gradients), split by how the parameters are held over tp.
+  // One host sync: the sums are read back.
+  parallel::GradSquares sum_squares(Tensor grads);
+  // One update with learning rate lr from `grads` (owned range), given the global gradient norm of
+  // the gradients as they are (still carrying loss_scale). Returns what it did.
+  StepStats step(Tensor grads, double lr, double scaled_norm, double loss_scale);
+
   int steps_taken() const { return t_; }
   void set_steps_taken(int t) { t_ = t; }  // on resume: AdamW's bias correction continues
 
-  // What checkpoints need to see of the state (trainer/snapshot.cpp). Under ZeRO-1 the moments
-  // (and, when the compute dtype is not fp32, the master) exist only for the owned block.
-  bool zero1() const { return g_.zero1; }
+  // What checkpoints need to see of the state (trainer/snapshot.cpp). When sharded the moments
+  // (and, when the compute dtype is not fp32, the master) exist only for the owned range.
+  const ParamArena& params() const { return params_; }
+  bool sharded() const { return sharded_; }
   parallel::ShardRange owned() const { return own_; }
   Tensor shard_m() const { return shard_m_; }
   Tensor shard_v() const { return shard_v_; }
-  Tensor shard_master() const { return shard_master_; }  // empty unless ZeRO-1 with bf16/fp16 compute
+  Tensor shard_master() const { return shard_master_; }  // empty unless sharded with bf16/fp16 compute
 
  private:
-  double grad_norm(Tensor grads, int64_t first_element);
-  void update_range(int64_t begin, int64_t count, Tensor grads, const kernels::AdamWArgs& base);
+  void update_range(Tensor grads, const kernels::AdamWArgs& base);
 
   configs::OptimConfig cfg_;
   ParamArena& params_;
   const kernels::Ops& ops_;
-  OptimizerGroups g_;
-  parallel::GradSync sync_;
-  parallel::ShardRange own_;       // ZeRO-1: the block of the flat arena this dp rank updates
-  kernels::Buffer shard_;          // ZeRO-1: grad, m, v (and master in bf16 runs) of that block
-  Tensor shard_grad_, shard_m_, shard_v_, shard_master_;
+  parallel::ShardRange own_;
+  bool sharded_ = false;
+  kernels::Buffer shard_;          // sharded: m, v (and master in bf16 runs) of the owned range
+  Tensor shard_m_, shard_v_, shard_master_;
   kernels::OwnedTensor norm_acc_;  // (2) fp32 on the params' device: [tp-sharded, replicated]
-  kernels::OwnedTensor scalar_;    // (1) fp32: a reduction over groups
   int t_ = 0;                      // completed (not skipped) updates, for bias correction
 };
+
+// A single process's whole update (the arena unsharded, no ranks to reduce over): the norm of all
+// gradients, clip, AdamW. What tests and the GPU benchmark run; kiln train goes through
+// parallel::GradSync (Trainer::train_step) for the same arithmetic on any layout.
+StepStats adamw_step_one_rank(AdamW& opt, double lr, double loss_scale);
 
 }  // namespace trainer

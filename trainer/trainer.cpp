@@ -3,16 +3,18 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "configs/load.h"
 #include "configs/validate.h"
+#include "formats/metrics.h"
 #include "kernels/check.h"
-#include "kernels/cudasim/ops_cudasim.h"
 #include "launch/versions.h"
-#include "trainer/flops.h"
-#include "parallel/comm_self.h"
+#include "model/flops.h"
+#include "model/memory_estimate.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/signals.h"
 
@@ -21,31 +23,16 @@ namespace trainer {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-Resolved resolve_device_and_precision(const configs::TrainConfig& t) {
-  Resolved r;
-  if (t.device == "cuda") r.device = kernels::Device::kCuda;
-  else if (t.device == "auto") r.device = kernels::cuda_backend_ready() ? kernels::Device::kCuda : kernels::Device::kCpu;
-  r.simulated = t.device == "cudasim";  // host memory (kCpu), the GPU's kernels and precision
-  if (t.precision == "auto") {
-    r.precision = r.device == kernels::Device::kCuda || r.simulated ? kernels::DType::BF16 : kernels::DType::F32;
-  } else {
-    KILN_REQUIRE_INPUT(kernels::parse_precision(t.precision, &r.precision),
-                       "train.precision: expected auto, fp32, bf16 or fp16, got '" + t.precision + "'");
-  }
-  return r;
-}
-
-const kernels::Ops& ops_for(const Resolved& r) {
-  return r.simulated ? kernels::cudasim::kOps : kernels::ops_for(r.device);
-}
-
-Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : cfg_(cfg), groups_(groups) {
-  res_ = resolve_device_and_precision(cfg.train);
-  if (groups_) layout_ = groups_->layout;
-  const kernels::Ops& ops = ops_for(res_);
+Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
+    : cfg_(cfg), groups_(groups), layout_(groups.layout), guard_(cfg.train),
+      faults_(FaultInjection::from_env(groups.layout.rank)) {
+  res_ = model::resolve_placement(cfg.train);
+  const kernels::Ops& ops = model::ops_for(res_);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
-  parallel::Comm* tp = groups_ ? groups_->tp.get() : nullptr;
-  parallel::Comm* dp = groups_ ? groups_->dp.get() : nullptr;
+  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
+  // Every size is checked against int64 and the memory available before anything is allocated.
+  model::require_memory({cfg.model, cfg.train.micro_batch, layout_.tp, zero1 ? layout_.dp : 0, res_.precision,
+                         kernels::DType::F32, /*checkpoint_staging=*/true, res_.device});
 
   data::LoaderOptions lo;
   lo.pattern = cfg.data.train;
@@ -61,26 +48,20 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
                          std::to_string(vocab_real) + " (" + cfg.data.train + ")");
   evaluator_ = std::make_unique<Evaluator>(cfg.data.val, cfg.model.seq_len, cfg.train.micro_batch, cfg.eval.batches);
 
-  const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
-  model_ = std::make_unique<Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
-                                       ModelPrecision{res_.precision, kernels::DType::F32}, tp,
-                                       zero1 ? layout_.dp : 0);
+  model_ = std::make_unique<model::Gpt2Model>(cfg.model, vocab_real, cfg.train.micro_batch, ops, res_.device,
+                                              model::ModelPrecision{res_.precision, kernels::DType::F32},
+                                              *groups_.tp, zero1 ? layout_.dp : 0);
   model_->params().init(uint64_t(cfg.run.seed), ops);
-  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, OptimizerGroups{dp, tp, zero1});
-  if (!zero1) grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), dp, model_->grad_buckets());
-  scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{1});
+  grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), groups_, model_->grad_buckets(), zero1);
+  optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, grad_sync_->owned());
+  scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{2});
   scaler_ = LossScaler::for_precision(res_.precision);
+  replay_ = std::make_unique<ReplayCheck>(cfg.train.replay_check_every, ops, res_.device);
   batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
 
   // The run folder and its resolved config exist before step 0 (CONTRACTS §2); rank 0 writes them.
   run_dir_ = (fs::path(cfg.run.out_dir) / cfg.run.name).string();
   ckpt_dir_ = run_dir_ + "/checkpoints";
-  if (groups_) {
-    world_ = groups_->world.get();
-  } else {
-    own_world_ = std::make_unique<parallel::SelfComm>();
-    world_ = own_world_.get();
-  }
   if (is_root()) {
     std::error_code ec;
     fs::create_directories(ckpt_dir_, ec);
@@ -88,39 +69,63 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups) : 
     configs::write_config(cfg, run_dir_ + "/config.yaml");
     checkpoint::clean_stale(ckpt_dir_);  // a save that was killed before its commit
   }
-  world_->barrier();
-  saver_ = std::make_unique<checkpoint::Saver>(ckpt_dir_, cfg.checkpoint.keep_last, *world_);
+  groups_.world->barrier();
+  saver_ = std::make_unique<checkpoint::Saver>(ckpt_dir_, cfg.checkpoint.keep_last, *groups_.world);
   resume_if_asked();
 }
 
-double Trainer::average_over_dp(double x) {
-  if (!groups_ || layout_.dp == 1) return x;
-  float v = float(x);
-  kernels::device_copy(scalar_->t.data, res_.device, &v, kernels::Device::kCpu, sizeof v);
-  groups_->dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
-  kernels::device_copy(&v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
-  return v;
+// One all-reduce over dp of two floats: the loss (averaged) and this rank's gradient health (0, or
+// NaN when its squares are not finite). A rank that hears of a non-finite gradient anywhere in
+// its dp group poisons its own squares, so the norm's reduction over tp carries the news on:
+// every rank of the world then sees a non-finite norm and skips the same step, even when the
+// fault struck one rank after the gradients were reduced (trainer/guards.h).
+double Trainer::average_over_dp(double loss, parallel::GradSquares& sq) {
+  const bool finite = std::isfinite(sq.sharded) && std::isfinite(sq.replicated);
+  if (layout_.dp == 1) return loss;
+  float v[2] = {float(loss), finite ? 0.f : std::numeric_limits<float>::quiet_NaN()};
+  kernels::device_copy(scalar_->t.data, res_.device, v, kernels::Device::kCpu, sizeof v);
+  groups_.dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
+  kernels::device_copy(v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
+  if (!std::isfinite(v[1])) sq.sharded = sq.replicated = std::numeric_limits<float>::quiet_NaN();
+  return v[0];
 }
 
 Trainer::~Trainer() = default;
 
 StepResult Trainer::train_step() {
   StepResult r;
-  const kernels::Ops& ops = ops_for(res_);
-  model_->params().zero_grads(ops);
+  const int step = step_ + 1;
+  set_phase(step, "train");
+  faults_.at_step_start(step);                                        // test hooks (KILN_TEST_FAULT)
+  model::ParamArena& params = model_->params();
+  params.zero_grads(model::ops_for(res_));
+  const data::LoaderState before = loader_->state();                  // for a skipped step's recompute
+  const bool replay = replay_->due(step);
+  const auto bucket_ready = [&](int k) { grad_sync_->bucket_ready(k, {}); };
   for (int micro = 0; micro < accum_; ++micro) {
-    loader_->next(batch_);                                          // data
-    r.loss += model_->forward(batch_) / accum_;                     // kernels (+ tp collectives)
-    // In the last micro-step each finished bucket's dp all-reduce is queued right away.
-    const bool last = micro == accum_ - 1 && grad_sync_;
-    model_->backward(float(scaler_.scale / accum_),
-                     last ? std::function<void(int)>([&](int k) { grad_sync_->bucket_ready(k, {}); }) : nullptr);
+    loader_->next(batch_);                                            // data
+    const double loss = model_->forward(batch_);                      // kernels (+ tp collectives)
+    // In the last micro-step each finished bucket's dp reduction is queued right away, unless the
+    // replay check must first see this rank's own gradients.
+    const bool hooks = micro == accum_ - 1 && !(replay && micro == 0);
+    model_->backward(float(scaler_.scale / accum_), hooks ? std::function<void(int)>(bucket_ready) : nullptr);
+    if (replay && micro == 0) replay_first_micro_batch(step, loss);   // the same bits again?
+    r.loss += loss / accum_;
   }
-  if (grad_sync_) grad_sync_->finish({});                           // dp: the rest of the buckets
-  r.loss = average_over_dp(r.loss);                                 // report the global batch's loss
+  faults_.after_last_backward(step, params.all_grads(), r.loss);      // test hooks
+  grad_sync_->finish({});                                             // dp: the rest (ZeRO-1: reduce-scatter)
+  const Tensor grads = grad_sync_->owned_grads();                     // what this rank updates
+  parallel::GradSquares squares = optim_->sum_squares(grads);         // this rank's share of the norm
+  r.loss = average_over_dp(r.loss, squares);                          // the global batch's loss (+ grad health)
   r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
-  r.stats = optim_->step(r.lr, scaler_.scale);                      // dp average + clip + AdamW
-  if (!scaler_.update(r.stats.skipped)) ++skipped_;
+  const double norm = grad_sync_->global_norm(squares);               // over tp (+ ZeRO blocks)
+  r.verdict = guard_.judge(step, r.loss, norm, scaler_);              // finite? fp16 overflow? spike?
+  if (r.verdict == StepVerdict::kOk) r.stats = optim_->step(grads, r.lr, norm, scaler_.scale);  // clip + AdamW
+  else r.stats = {norm / scaler_.scale, /*skipped=*/true};
+  if (!r.stats.skipped) grad_sync_->gather_params(params.all_compute(), {});  // ZeRO-1: all-gather
+  if (r.stats.skipped) report_skipped_step(step, r, before);          // names ranks + tensor (rare path)
+  scaler_.update(!std::isfinite(norm));                               // fp16: halve on overflow
+  skipped_ += r.stats.skipped ? 1 : 0;
   ++step_;
   tokens_ += int64_t(cfg_.train.global_batch) * cfg_.model.seq_len;
   return r;
@@ -131,14 +136,13 @@ void Trainer::print_banner() const {
   const double params = double(model_->params().global_parameter_count());
   if (!is_root()) return;
   std::printf("kiln | run %s | device %s | precision %s | layout %s%s\n", run_dir_.c_str(),
-              res_.simulated ? "cudasim" : kernels::device_name(res_.device), kernels::dtype_name(res_.precision),
-              layout_.str().c_str(),
+              model::placement_name(res_), kernels::dtype_name(res_.precision), layout_.str().c_str(),
               cfg_.parallel.zero == 1 && layout_.dp > 1 ? " zero1" : "");
   std::printf("kiln | model gpt2 L=%d H=%d C=%d F=%d T=%d V=%d | %.2fM parameters\n", cfg_.model.n_layer,
               cfg_.model.n_head, cfg_.model.d_model, cfg_.model.d_ff, cfg_.model.seq_len, cfg_.model.vocab_size,
               params / 1e6);
-  std::printf("kiln | %d tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
-              cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
+  std::printf("kiln | %lld tokens/step = global batch %d x seq %d | micro batch %d x %d accumulation | %lld train windows\n",
+              (long long)cfg_.train.global_batch * cfg_.model.seq_len, cfg_.train.global_batch, cfg_.model.seq_len,
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
   if (res_.device == kernels::Device::kCuda)
     std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
@@ -160,10 +164,10 @@ RunSummary Trainer::run(int stop_at_step) {
   print_banner();
   sum.resumed_from_step = resumed_step_;
   install_stop_signal_handlers();
-  std::unique_ptr<Metrics> metrics;  // rank 0 only writes and prints
-  if (is_root()) metrics = std::make_unique<Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
-  const double flops_token = flops_per_token(cfg_.model);
-  const double peak_flops = res_.device == kernels::Device::kCuda ? peak_bf16_flops(kernels::gpu_name()) : 0.0;
+  std::unique_ptr<formats::Metrics> metrics;  // rank 0 only writes and prints
+  if (is_root()) metrics = std::make_unique<formats::Metrics>(run_dir_, cfg_.train.max_steps, resumed_step_);
+  const double flops_token = model::flops_per_token(cfg_.model);
+  const double peak_flops = res_.device == kernels::Device::kCuda ? model::peak_bf16_flops(kernels::gpu_name()) : 0.0;
   const auto start = Clock::now();
   auto last_log = start;
   int64_t tokens_at_last_log = 0, tokens_after_first = 0;
@@ -181,7 +185,7 @@ RunSummary Trainer::run(int stop_at_step) {
     if (metrics && (step_ % cfg_.train.log_every == 0 || step_ == cfg_.train.max_steps || step_ == 1)) {
       const auto now = Clock::now();
       const double window_s = std::chrono::duration<double>(now - last_log).count();
-      TrainRecord rec;
+      formats::TrainRecord rec;
       rec.step = step_;
       rec.tokens = tokens_;
       rec.loss = r.loss;
@@ -200,25 +204,32 @@ RunSummary Trainer::run(int stop_at_step) {
       last_log = now;
       tokens_at_last_log = tokens_;
     }
+    if (guards_stop_run()) break;  // exit 4, without evaluating or checkpointing this state
     const bool last = step_ == cfg_.train.max_steps;
     if ((cfg_.eval.every > 0 && step_ % cfg_.eval.every == 0) || last) {
-      sum.final_eval = evaluator_->run(*model_, groups_ ? groups_->dp.get() : nullptr);
+      set_phase(step_, "eval");
+      sum.final_eval = evaluator_->run(*model_, *groups_.dp);
       sum.evaluated = true;
       if (metrics) metrics->log_eval(step_, tokens_, sum.final_eval);
     }
+    set_phase(step_, "checkpoint");
     saver_->commit(/*wait=*/false);  // a background save that every rank has finished
     if (cfg_.checkpoint.every > 0 && step_ % cfg_.checkpoint.every == 0) save_checkpoint();
+    if (!guard_stop_.empty()) break;  // the weights hold non-finite values: nothing was saved
     if (stop_agreed() || step_ == stop_at_step) {
       if (last_saved_step_ != step_) save_checkpoint();
       sum.stopped_by_signal = true;
       break;
     }
   }
-  // The end of a run (or a stop) is always checkpointed when checkpoints are on, and every save
-  // is committed before returning: no run loses a checkpoint.
-  if (cfg_.checkpoint.every > 0 && last_saved_step_ != step_ && step_ > 0) save_checkpoint();
+  // The end of a run (or a stop) is always checkpointed (checkpoint.every: 0 means only this one),
+  // unless a numeric guard stopped it; every save is committed before returning: no run loses a
+  // checkpoint.
+  if (last_saved_step_ != step_ && step_ > 0 && guard_stop_.empty()) save_checkpoint();
+  set_phase(step_, "shutdown");
   saver_->commit(/*wait=*/true);
   sum.steps = step_;
+  sum.guard_stop = guard_stop_;
   sum.tokens_per_s = time_after_first > 0 ? double(tokens_after_first) / time_after_first : 0;
   return sum;
 }

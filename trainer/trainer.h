@@ -10,11 +10,16 @@
 #include "checkpoint/checkpoint.h"
 #include "configs/config.h"
 #include "data/loader.h"
+#include "formats/records.h"
+#include "model/gpt2.h"
+#include "model/placement.h"
+#include "parallel/grad_sync.h"
 #include "parallel/groups.h"
 #include "trainer/evaluator.h"
-#include "trainer/metrics.h"
-#include "trainer/model.h"
+#include "trainer/fault_injection.h"
+#include "trainer/guards.h"
 #include "trainer/optimizer.h"
+#include "trainer/replay_check.h"
 
 namespace trainer {
 
@@ -22,6 +27,7 @@ struct StepResult {
   double loss = 0;       // mean over the global batch
   StepStats stats;
   double lr = 0;
+  StepVerdict verdict = StepVerdict::kOk;  // anything else: the step was skipped (trainer/guards.h)
 };
 
 struct RunSummary {
@@ -29,52 +35,53 @@ struct RunSummary {
   int steps = 0;
   std::vector<double> losses;  // per optimizer step, averaged over the global batch
   double final_loss = 0;
-  EvalResult final_eval;
+  formats::EvalResult final_eval;
   bool evaluated = false;
   double tokens_per_s = 0;  // mean over the run, after the first step
   int resumed_from_step = -1;      // -1: started fresh
   bool stopped_by_signal = false;  // SIGTERM/SIGUSR1: a checkpoint was committed, exit code 3
+  std::string guard_stop;          // not empty: a numeric guard stopped the run (why), exit code 4
 };
-
-// Device and precision after resolving "auto" (cuda when ready, else cpu; bf16 on cuda, fp32 on cpu).
-struct Resolved {
-  kernels::Device device = kernels::Device::kCpu;
-  kernels::DType precision = kernels::DType::F32;
-  bool simulated = false;  // train.device: cudasim (the CUDA kernels on the CPU simulator, host memory)
-};
-Resolved resolve_device_and_precision(const configs::TrainConfig& t);
-// The op table a resolved device runs: the CPU's, the GPU's, or the simulated GPU's.
-const kernels::Ops& ops_for(const Resolved& r);
 
 class Trainer {
  public:
   // Validates the data against the model (vocab), allocates everything, initialises weights.
-  // groups: the dp x tp process groups (null: a single process). They must outlive the trainer.
-  explicit Trainer(const configs::Config& cfg, parallel::ProcessGroups* groups = nullptr);
+  // groups: the dp x tp process groups (parallel::one_rank_groups() for a single process). They
+  // must outlive the trainer.
+  Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups);
   ~Trainer();
   // Trains to train.max_steps. stop_at_step >= 0 behaves like a stop signal agreed at that step
   // (checkpoint, then return with stopped_by_signal): what resume tests use to interrupt a run.
   RunSummary run(int stop_at_step = -1);
   StepResult train_step();
-  Gpt2Model& model() { return *model_; }
+  model::Gpt2Model& model() { return *model_; }
   const std::string& run_dir() const { return run_dir_; }
 
  private:
   void print_banner() const;
   bool is_root() const { return layout_.rank == 0; }
-  double average_over_dp(double x);
+  double average_over_dp(double loss, parallel::GradSquares& squares);
   // Checkpointing (trainer/checkpointing.cpp): resume per checkpoint.resume, save the current
   // step, and agree over all ranks whether any of them was asked to stop.
   void resume_if_asked();
   void save_checkpoint();
   bool stop_agreed();
+  // Guards (trainer/guarding.cpp): the watchdog's step label; the replay check of the first
+  // micro-batch; the report of a skipped step (for a non-finite one, the rare-path recompute that
+  // names ranks and tensors); how many ranks raise a flag (one collective over the world).
+  void set_phase(int step, const char* phase);
+  void replay_first_micro_batch(int step, double loss);
+  void report_skipped_step(int step, const StepResult& r, const data::LoaderState& before);
+  std::string explain_non_finite(int step, const data::LoaderState& before);
+  int count_over_world(bool flag);
+  // After a step: too many skipped steps in a row, or a replay check that failed on some rank?
+  // Sets guard_stop_ (the same on every rank) and says whether the run must end.
+  bool guards_stop_run();
   configs::Config cfg_;
-  Resolved res_;
-  parallel::ProcessGroups* groups_ = nullptr;
+  model::Placement res_;
+  parallel::ProcessGroups& groups_;
   parallel::Layout layout_;
-  std::unique_ptr<kernels::OwnedTensor> scalar_;  // (1) fp32 on the device, for dp averages
-  std::unique_ptr<parallel::Comm> own_world_;      // a one-rank world when no groups were given
-  parallel::Comm* world_ = nullptr;
+  std::unique_ptr<kernels::OwnedTensor> scalar_;  // (2) fp32 on the device: loss, gradient health
   std::string ckpt_dir_;
   std::unique_ptr<checkpoint::Saver> saver_;
   int resumed_step_ = -1, last_saved_step_ = -1;
@@ -83,12 +90,17 @@ class Trainer {
   int64_t tokens_ = 0;
   std::string run_dir_;
   std::unique_ptr<data::TrainLoader> loader_;
-  std::unique_ptr<Gpt2Model> model_;
-  std::unique_ptr<AdamW> optim_;
-  std::unique_ptr<parallel::GradSync> grad_sync_;  // dp averaging, overlapped with the last backward
+  std::unique_ptr<model::Gpt2Model> model_;
+  std::unique_ptr<parallel::GradSync> grad_sync_;  // dp reduction (plain or ZeRO-1), the global norm
+  std::unique_ptr<AdamW> optim_;                   // local: the range grad_sync_ says this rank owns
   std::unique_ptr<Evaluator> evaluator_;
   LossScaler scaler_;
-  int skipped_ = 0;
+  int skipped_ = 0;                    // steps skipped in this run's history (fp16 overflows included)
+  NumericGuard guard_;
+  std::unique_ptr<ReplayCheck> replay_;
+  bool replay_failed_ = false;         // this rank's replay check failed this step
+  FaultInjection faults_;              // test-only (KILN_TEST_FAULT)
+  std::string guard_stop_;             // not empty: stop the run with exit 4, saying this
   std::vector<int32_t> batch_;
 };
 

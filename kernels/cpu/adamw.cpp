@@ -11,12 +11,7 @@ namespace kernels::cpu {
 
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s) {
   const char* op = "adamw_update";
-  check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}});
-  const int64_t n = master.numel();
-  check_numel(op, "grad", grad, n);
-  check_numel(op, "m", m, n);
-  check_numel(op, "v", v, n);
-  KILN_CHECK(args.step >= 1, op_msg(op, "args.step is 1-based, got " + std::to_string(args.step)));
+  const int64_t n = check_adamw_update(kDevice, master, compute, grad, m, v, args);
   // Optimizer state is never low precision: no widening here, unlike dispatch_float.
   KILN_CHECK(master.dtype == DType::F32 || master.dtype == DType::F64,
              op_msg(op, std::string("master must be fp32 (or fp64), got ") + dtype_name(master.dtype)));

@@ -4,31 +4,14 @@
 // Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
 #include "kernels/cpu/attention.h"
 
-#include "kernels/attention_cached_shapes.h"
 #include "kernels/cpu/dispatch.h"
 
 namespace kernels::cpu {
 
-namespace {
-// qkv (B,T,3C) with C divisible by n_head. Returns B, T, C.
-void check_qkv(const char* op, const Tensor& qkv, int n_head, int64_t* B, int64_t* T, int64_t* C) {
-  KILN_CHECK(qkv.shape.ndim == 3 && qkv.dim(2) % 3 == 0,
-             op_msg(op, "qkv must be (B, T, 3C), got " + qkv.shape.str()));
-  *B = qkv.dim(0);
-  *T = qkv.dim(1);
-  *C = qkv.dim(2) / 3;
-  KILN_CHECK(n_head > 0 && *C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(*C) + " is not divisible by n_head=" + std::to_string(n_head)));
-}
-}  // namespace
-
 void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream) {
   const char* op = "attention_forward";
-  check_present(op, {{"out", &out}, {"lse", &lse}, {"qkv", &qkv}});
-  int64_t B, T, C;
-  check_qkv(op, qkv, n_head, &B, &T, &C);
-  check_shape(op, "out", out, {B, T, C});
-  check_shape(op, "lse", lse, {B, n_head, T});
+  const AttentionDims d = check_attention_forward(kDevice, out, lse, qkv, n_head);
+  const int64_t B = d.B, T = d.T, C = d.C;
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"}, {&lse, Access::kWrite, "lse", true}, {&qkv, Access::kRead, "qkv"}},
                  [&](auto tag) {
@@ -39,13 +22,8 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream) {
 
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream) {
   const char* op = "attention_backward";
-  check_present(op, {{"dqkv", &dqkv}, {"dout", &dout}, {"qkv", &qkv}, {"out", &out}, {"lse", &lse}});
-  int64_t B, T, C;
-  check_qkv(op, qkv, n_head, &B, &T, &C);
-  check_shape(op, "dqkv", dqkv, qkv.shape);
-  check_shape(op, "dout", dout, {B, T, C});
-  check_shape(op, "out", out, {B, T, C});
-  check_shape(op, "lse", lse, {B, n_head, T});
+  const AttentionDims d = check_attention_backward(kDevice, dqkv, dout, qkv, out, lse, n_head);
+  const int64_t B = d.B, T = d.T, C = d.C;
   dispatch_float(op,
                  {{&dqkv, Access::kWrite, "dqkv"},
                   {&dout, Access::kRead, "dout"},
@@ -61,8 +39,7 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
 
 void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream) {
   const char* op = "attention_cached_forward";
-  check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
-  const int64_t C = check_attention_cached_shapes(op, out, qkv, k_cache, v_cache, pos0, n_head);
+  const int64_t C = check_attention_cached_forward(kDevice, out, qkv, k_cache, v_cache, pos0, n_head).C;
   const int64_t n = qkv.dim(0);
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"},

@@ -9,8 +9,8 @@
 //    arithmetic, low-precision storage. fp32 tensors (e.g. parameter grads) are used in place.
 //  - fp64 mixed with anything else is an error.
 // Statistic tensors (mean, rstd, lse, losses) must be exactly the compute dtype (fp32, or fp64 in
-// the all-fp64 case). Device and integer-tensor checks live here too; the backend-neutral ones (shapes, counts) are
-// in kernels/op_checks.h, shared with the CUDA backend, so messages look alike.
+// the all-fp64 case). The backend-neutral checks (presence, device, shapes, counts) are each op's
+// check_<op>() in kernels/op_checks.h, shared with the CUDA backend.
 // Aliasing (softmax_xent's dlogits == logits) works: each argument gets its own temporary and
 // only written arguments are copied back. Not here: any math.
 #pragma once
@@ -39,29 +39,13 @@ struct FloatArg {
   bool stat = false;    // statistic or loss: no bf16/fp16, exactly the compute dtype
 };
 
-// ---- checks shared by the entry points --------------------------------------------------------
+// ---- checks ------------------------------------------------------------------------------------
 
-// op_msg, NamedTensor, check_shape, check_numel, last_dim, check_alias_or_disjoint: kernels/op_checks.h
-// (the same on every backend). What needs this backend's device or dtypes follows.
+// Each op's argument checks are kernels/op_checks.h's check_<op>(kDevice, ...), shared with the CUDA
+// backend. What this backend adds: its dtype rules (dispatch_float below) and data checks.
+constexpr Device kDevice = Device::kCpu;
 
-inline void check_cpu(const char* op, const char* name, const Tensor& t) {
-  KILN_CHECK(t.device == Device::kCpu,
-             op_msg(op, std::string(name) + " is on the GPU; the CPU backend needs host tensors"));
-}
-
-inline void check_present(const char* op, const char* name, const Tensor& t) {
-  KILN_CHECK(!t.empty(), op_msg(op, std::string(name) + " is required but empty"));
-  check_cpu(op, name, t);
-}
-
-inline void check_present(const char* op, std::initializer_list<NamedTensor> ts) {
-  for (const NamedTensor& n : ts) check_present(op, n.name, *n.t);
-}
-
-inline void check_int32(const char* op, const char* name, const Tensor& t) {
-  check_present(op, name, t);
-  KILN_CHECK(t.dtype == DType::I32, op_msg(op, std::string(name) + " must be int32, got " + dtype_name(t.dtype)));
-}
+inline void check_cpu(const char* op, const char* name, const Tensor& t) { check_device(op, name, t, kDevice); }
 
 // ---- conversions between an fp32 temporary and bf16/fp16 storage ------------------------------
 

@@ -9,9 +9,7 @@ namespace kernels::cpu {
 
 void residual_forward(Tensor out, Tensor a, Tensor b, Stream) {
   const char* op = "residual_forward";
-  check_present(op, {{"out", &out}, {"a", &a}, {"b", &b}});
-  check_numel(op, "b", b, a.numel());
-  check_numel(op, "out", out, a.numel());
+  check_residual_forward(kDevice, out, a, b);
   dispatch_float(op, {{&out, Access::kWrite, "out"}, {&a, Access::kRead, "a"}, {&b, Access::kRead, "b"}},
                  [&](auto tag) {
                    using Real = decltype(tag);
@@ -21,14 +19,7 @@ void residual_forward(Tensor out, Tensor a, Tensor b, Stream) {
 
 void cast(Tensor dst, Tensor src, Stream) {
   const char* op = "cast";
-  check_present(op, {{"dst", &dst}, {"src", &src}});
-  check_numel(op, "dst", dst, src.numel());
-  KILN_CHECK(dtype_is_float(src.dtype) && dtype_is_float(dst.dtype),
-             op_msg(op, std::string("float dtypes only, got ") + dtype_name(src.dtype) + " -> " + dtype_name(dst.dtype)));
-  // Converting in place between different widths would overwrite elements before reading them.
-  const char *d0 = static_cast<const char*>(dst.data), *s0 = static_cast<const char*>(src.data);
-  KILN_CHECK(dst.dtype == src.dtype || d0 + dst.nbytes() <= s0 || s0 + src.nbytes() <= d0,
-             op_msg(op, "dst and src overlap; an in-place cast between dtypes is not supported"));
+  check_cast(kDevice, dst, src);
   if (dst.dtype == src.dtype) {  // same type: a copy (memmove: tolerate dst == src)
     std::memmove(dst.data, src.data, src.nbytes());
     return;

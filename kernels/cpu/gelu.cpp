@@ -9,8 +9,7 @@ namespace kernels::cpu {
 
 void gelu_forward(Tensor out, Tensor inp, Stream) {
   const char* op = "gelu_forward";
-  check_present(op, {{"out", &out}, {"inp", &inp}});
-  check_numel(op, "out", out, inp.numel());
+  check_gelu_forward(kDevice, out, inp);
   dispatch_float(op, {{&out, Access::kWrite, "out"}, {&inp, Access::kRead, "inp"}}, [&](auto tag) {
     using Real = decltype(tag);
     gelu_forward_ref<Real>(out.as<Real>(), inp.as<Real>(), inp.numel());
@@ -19,9 +18,7 @@ void gelu_forward(Tensor out, Tensor inp, Stream) {
 
 void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream) {
   const char* op = "gelu_backward";
-  check_present(op, {{"dinp", &dinp}, {"dout", &dout}, {"inp", &inp}});
-  check_numel(op, "dinp", dinp, inp.numel());
-  check_numel(op, "dout", dout, inp.numel());
+  check_gelu_backward(kDevice, dinp, dout, inp);
   dispatch_float(op, {{&dinp, Access::kWrite, "dinp"}, {&dout, Access::kRead, "dout"}, {&inp, Access::kRead, "inp"}},
                  [&](auto tag) {
                    using Real = decltype(tag);

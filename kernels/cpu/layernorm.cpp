@@ -8,25 +8,10 @@
 
 namespace kernels::cpu {
 
-namespace {
-// x is (N,C) or (B,T,C): C is the last dimension, N everything before it.
-void check_rows(const char* op, const Tensor& x, int64_t* N, int64_t* C) {
-  KILN_CHECK(x.shape.ndim >= 2, op_msg(op, "x must have at least 2 dims (N, C), got " + x.shape.str()));
-  *C = last_dim(x);
-  *N = *C ? x.numel() / *C : 0;
-}
-}  // namespace
-
 void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream) {
   const char* op = "layernorm_forward";
-  check_present(op, {{"out", &out}, {"mean", &mean}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}, {"bias", &bias}});
-  int64_t N, C;
-  check_rows(op, x, &N, &C);
-  check_shape(op, "out", out, x.shape);
-  check_numel(op, "mean", mean, N);
-  check_numel(op, "rstd", rstd, N);
-  check_shape(op, "weight", weight, {C});
-  check_shape(op, "bias", bias, {C});
+  const RowDims d = check_layernorm_forward(kDevice, out, mean, rstd, x, weight, bias);
+  const int64_t N = d.N, C = d.C;
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"},
                   {&mean, Access::kWrite, "mean", true},
@@ -44,17 +29,8 @@ void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor we
 void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight,
                         Tensor mean, Tensor rstd, Stream) {
   const char* op = "layernorm_backward";
-  check_present(op, {{"dx", &dx}, {"dweight", &dweight}, {"dbias", &dbias}, {"dout", &dout}, {"x", &x},
-                     {"weight", &weight}, {"mean", &mean}, {"rstd", &rstd}});
-  int64_t N, C;
-  check_rows(op, x, &N, &C);
-  check_shape(op, "dx", dx, x.shape);
-  check_shape(op, "dout", dout, x.shape);
-  check_shape(op, "weight", weight, {C});
-  check_shape(op, "dweight", dweight, {C});
-  check_shape(op, "dbias", dbias, {C});
-  check_numel(op, "mean", mean, N);
-  check_numel(op, "rstd", rstd, N);
+  const RowDims d = check_layernorm_backward(kDevice, dx, dweight, dbias, dout, x, weight, mean, rstd);
+  const int64_t N = d.N, C = d.C;
   dispatch_float(op,
                  {{&dx, Access::kReadWrite, "dx"},
                   {&dweight, Access::kReadWrite, "dweight"},

@@ -1,17 +1,16 @@
 // kernels/cpu/layernorm.h
 // LayerNorm reference math, templated on the scalar (float in the backend, double in gradient
 // checks). Called by layernorm.cpp (Ops entry points) and tests/kernels.
-// Not here: dtype dispatch, shape checks. eps is fixed at 1e-5 (GPT-2).
+// Not here: dtype dispatch, shape checks. eps is the op contract's kLayernormEps (kernels/ops.h).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/ops.h"
 #include "kernels/tensor.h"
 
 namespace kernels::cpu {
-
-constexpr double kLayernormEps = 1e-5;
 
 // x, out (N,C); weight, bias (C); mean, rstd (N) saved for backward.
 // Two-pass variance (mean first), so rows with a large offset do not lose precision.

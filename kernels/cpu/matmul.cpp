@@ -33,32 +33,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
               to_blas(ldb), beta, C, to_blas(ldc));
 }
 
-namespace {
-// inp is (N,IC) or (B,T,IC); weight (OC,IC). Returns N, IC, OC.
-void check_linear(const char* op, const Tensor& inp, const Tensor& weight, int64_t* N, int64_t* IC, int64_t* OC) {
-  KILN_CHECK(inp.shape.ndim >= 2, op_msg(op, "inp must be (N, IC) or (B, T, IC), got " + inp.shape.str()));
-  KILN_CHECK(weight.shape.ndim == 2, op_msg(op, "weight must be (OC, IC), got " + weight.shape.str()));
-  *IC = last_dim(inp);
-  *N = *IC ? inp.numel() / *IC : 0;
-  *OC = weight.dim(0);
-  KILN_CHECK(weight.dim(1) == *IC, op_msg(op, "weight " + weight.shape.str() + " does not take IC=" + std::to_string(*IC) +
-                                                  " inputs (inp " + inp.shape.str() + ")"));
-}
-// An activation of N rows of `cols` channels, in any leading shape: (N, cols) or (B, T, cols).
-void check_rows(const char* op, const char* name, const Tensor& t, int64_t N, int64_t cols) {
-  KILN_CHECK(t.shape.ndim >= 2 && last_dim(t) == cols && t.numel() == N * cols,
-             op_msg(op, std::string(name) + " has shape " + t.shape.str() + ", expected " + std::to_string(N) +
-                            " rows of " + std::to_string(cols)));
-}
-}  // namespace
-
 void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream) {
   const char* op = "matmul_forward";
-  check_present(op, {{"out", &out}, {"inp", &inp}, {"weight", &weight}});
-  int64_t N, IC, OC;
-  check_linear(op, inp, weight, &N, &IC, &OC);
-  check_rows(op, "out", out, N, OC);
-  if (!bias.empty()) check_shape(op, "bias", bias, {OC});
+  const LinearDims d = check_matmul_forward(kDevice, out, inp, weight, bias);
+  const int64_t N = d.N, IC = d.IC, OC = d.OC;
   dispatch_float(op,
                  {{&out, Access::kWrite, "out"},
                   {&inp, Access::kRead, "inp"},
@@ -73,13 +51,8 @@ void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream) 
 
 void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight, Stream) {
   const char* op = "matmul_backward";
-  check_present(op, {{"dweight", &dweight}, {"dout", &dout}, {"inp", &inp}, {"weight", &weight}});
-  int64_t N, IC, OC;
-  check_linear(op, inp, weight, &N, &IC, &OC);
-  check_rows(op, "dout", dout, N, OC);
-  check_shape(op, "dweight", dweight, weight.shape);
-  if (!dinp.empty()) check_rows(op, "dinp", dinp, N, IC);
-  if (!dbias.empty()) check_shape(op, "dbias", dbias, {OC});
+  const LinearDims d = check_matmul_backward(kDevice, dinp, dweight, dbias, dout, inp, weight);
+  const int64_t N = d.N, IC = d.IC, OC = d.OC;
   dispatch_float(op,
                  {{&dinp, Access::kWrite, "dinp"},
                   {&dweight, Access::kReadWrite, "dweight"},

@@ -9,8 +9,7 @@ namespace kernels::cpu {
 
 void sum_squares(Tensor out, Tensor x, Stream) {
   const char* op = "sum_squares";
-  check_present(op, {{"out", &out}, {"x", &x}});
-  check_numel(op, "out", out, 1);
+  check_sum_squares(kDevice, out, x);
   KILN_CHECK(out.dtype == DType::F32 || out.dtype == DType::F64,
              op_msg(op, std::string("out must be fp32 or fp64, got ") + dtype_name(out.dtype)));
   double total = 0;

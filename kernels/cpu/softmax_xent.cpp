@@ -10,15 +10,8 @@ namespace kernels::cpu {
 
 void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, int vocab_real, float dloss, Stream) {
   const char* op = "softmax_xent";
-  check_present(op, {{"losses", &losses}, {"logits", &logits}});
-  check_int32(op, "targets", targets);
-  KILN_CHECK(logits.shape.ndim >= 2, op_msg(op, "logits must be (N, V) or (B, T, V), got " + logits.shape.str()));
-  const int64_t V = last_dim(logits), N = V ? logits.numel() / V : 0;
-  KILN_CHECK(vocab_real > 0 && vocab_real <= V,
-             op_msg(op, "vocab_real=" + std::to_string(vocab_real) + " must be in [1, V=" + std::to_string(V) + "]"));
-  check_numel(op, "targets", targets, N);
-  check_numel(op, "losses", losses, N);
-  if (!dlogits.empty()) check_shape(op, "dlogits", dlogits, logits.shape);
+  const RowDims d = check_softmax_xent(kDevice, losses, dlogits, logits, targets, vocab_real);
+  const int64_t N = d.N, V = d.C;
   const int32_t* tgt = targets.as<int32_t>();
   for (int64_t n = 0; n < N; ++n)
     KILN_CHECK(tgt[n] < vocab_real, op_msg(op, "target " + std::to_string(tgt[n]) + " at row " + std::to_string(n) +

@@ -7,23 +7,10 @@
 
 namespace kernels::cpu {
 
-namespace {
-// logits (N, Vs) or (B, T, Vs); returns {N, Vs} after checking the per-row tensors have N entries.
-std::pair<int64_t, int64_t> rows_and_cols(const char* op, const Tensor& logits, std::initializer_list<NamedTensor> rows) {
-  KILN_CHECK(logits.shape.ndim >= 2, op_msg(op, "logits must be (N, Vs), got " + logits.shape.str()));
-  const int64_t Vs = last_dim(logits), N = Vs ? logits.numel() / Vs : 0;
-  for (const NamedTensor& r : rows) {
-    check_present(op, r.name, *r.t);
-    check_numel(op, r.name, *r.t, N);
-  }
-  return {N, Vs};
-}
-}  // namespace
-
 void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_real, Stream) {
   const char* op = "xent_shard_max";
-  check_present(op, "logits", logits);
-  const auto [N, Vs] = rows_and_cols(op, logits, {{"row_max", &row_max}});
+  const RowDims d = check_xent_shard_max(kDevice, row_max, logits);
+  const int64_t N = d.N, Vs = d.C;
   dispatch_float(op, {{&row_max, Access::kWrite, "row_max", true}, {&logits, Access::kRead, "logits"}}, [&](auto tag) {
     using Real = decltype(tag);
     xent_shard_max_ref<Real>(row_max.as<Real>(), logits.as<Real>(), N, Vs, vocab_start, vocab_real);
@@ -33,10 +20,8 @@ void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_re
 void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Tensor targets, Tensor row_max,
                        int vocab_start, int vocab_real, Stream) {
   const char* op = "xent_shard_sumexp";
-  check_present(op, "logits", logits);
-  check_int32(op, "targets", targets);
-  const auto [N, Vs] = rows_and_cols(op, logits, {{"row_sumexp", &row_sumexp}, {"target_logit", &target_logit},
-                                                  {"row_max", &row_max}, {"targets", &targets}});
+  const RowDims d = check_xent_shard_sumexp(kDevice, row_sumexp, target_logit, logits, targets, row_max);
+  const int64_t N = d.N, Vs = d.C;
   dispatch_float(op,
                  {{&row_sumexp, Access::kWrite, "row_sumexp", true},
                   {&target_logit, Access::kWrite, "target_logit", true},
@@ -53,11 +38,9 @@ void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Te
 void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max,
                        Tensor row_sumexp, Tensor target_logit, int vocab_start, int vocab_real, float dloss, Stream) {
   const char* op = "xent_shard_finish";
-  check_present(op, "logits", logits);
-  check_int32(op, "targets", targets);
-  const auto [N, Vs] = rows_and_cols(op, logits, {{"losses", &losses}, {"row_max", &row_max}, {"row_sumexp", &row_sumexp},
-                                                  {"target_logit", &target_logit}, {"targets", &targets}});
-  if (!dlogits.empty()) check_shape(op, "dlogits", dlogits, logits.shape);
+  const RowDims d =
+      check_xent_shard_finish(kDevice, losses, dlogits, logits, targets, row_max, row_sumexp, target_logit);
+  const int64_t N = d.N, Vs = d.C;
   dispatch_float(op,
                  {{&losses, Access::kWrite, "losses", true},
                   {&dlogits, Access::kWrite, "dlogits"},

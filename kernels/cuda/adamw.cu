@@ -48,12 +48,7 @@ __global__ void adamw_kernel(float* param, C* compute, const float* grad, float*
 
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s) {
   const char* op = "adamw_update";
-  check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}});
-  const int64_t n = master.numel();
-  check_numel(op, "grad", grad, n);
-  check_numel(op, "m", m, n);
-  check_numel(op, "v", v, n);
-  KILN_CHECK(args.step >= 1, op_msg(op, "args.step is 1-based, got " + std::to_string(args.step)));
+  const int64_t n = check_adamw_update(kDevice, master, compute, grad, m, v, args);
   KILN_CHECK(master.dtype != DType::F64, op_msg(op,
                                                 "master is fp64: fp64 runs only on the CPU backend "
                                                 "(gradient checks); the CUDA backend keeps fp32 masters"));
@@ -61,11 +56,7 @@ void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v
        {NamedTensor{"master", &master}, NamedTensor{"grad", &grad}, NamedTensor{"m", &m}, NamedTensor{"v", &v}})
     KILN_CHECK(t.t->dtype == DType::F32, op_msg(op, std::string(t.name) + " is " + dtype_name(t.t->dtype) +
                                                         "; optimizer state is fp32 on the GPU"));
-  if (!compute.empty()) {
-    check_present(op, "compute", compute);
-    check_numel(op, "compute", compute, n);
-    check_compute_dtype(op, "compute", compute.dtype);
-  }
+  if (!compute.empty()) check_compute_dtype(op, "compute", compute.dtype);
   // Same expressions, in float, as adamw_update_ref<float> (kernels/cpu/adamw.h).
   AdamWConsts k{};
   k.lr = args.lr;

@@ -39,7 +39,6 @@
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/attention_cached_shapes.h"
 #include "kernels/cuda/attention_kernels.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/context.cuh"
@@ -58,19 +57,17 @@ struct AttnDims {
   float scale;
 };
 
-// qkv (B,T,3C) with C divisible by n_head, head size <= 128.
-AttnDims check_qkv(const char* op, const Tensor& qkv, int n_head) {
-  KILN_CHECK(qkv.shape.ndim == 3 && qkv.dim(2) % 3 == 0, op_msg(op, "qkv must be (B, T, 3C), got " + qkv.shape.str()));
-  const int64_t B = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3;
-  KILN_CHECK(n_head > 0 && C % n_head == 0,
-             op_msg(op, "C=" + std::to_string(C) + " is not divisible by n_head=" + std::to_string(n_head)));
+// The kernels' limits on shapes that passed the op's checks: grid dimensions, int indices, and a
+// head size of at most 128.
+AttnDims kernel_dims(const char* op, const AttentionDims& shape, const Tensor& qkv) {
+  const int64_t B = shape.B, T = shape.T, C = shape.C;
   KILN_CHECK(B <= 65535 && T <= (1 << 30) && 3 * C <= INT32_MAX,
              op_msg(op, "qkv " + qkv.shape.str() + " exceeds the kernel's index ranges"));
-  const int64_t hs = C / n_head;
+  const int64_t hs = shape.hs;
   KILN_CHECK(hs <= kMaxHeadSize,
              op_msg(op, "head size " + std::to_string(hs) + " exceeds the CUDA kernel's maximum of " +
                             std::to_string(kMaxHeadSize)));
-  AttnDims d{int(B), int(T), int(C), n_head, int(hs), 0.f};
+  AttnDims d{int(B), int(T), int(C), int(shape.NH), int(hs), 0.f};
   d.scale = 1.0f / std::sqrt(float(hs));  // as the CPU reference: Real(1) / sqrt(Real(hs))
   return d;
 }
@@ -90,10 +87,7 @@ void dispatch_head(int hs, Fn&& fn) {
 
 void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s) {
   const char* op = "attention_forward";
-  check_present(op, {{"out", &out}, {"lse", &lse}, {"qkv", &qkv}});
-  const AttnDims a = check_qkv(op, qkv, n_head);
-  check_shape(op, "out", out, {a.B, a.T, a.C});
-  check_shape(op, "lse", lse, {a.B, a.NH, a.T});
+  const AttnDims a = kernel_dims(op, check_attention_forward(kDevice, out, lse, qkv, n_head), qkv);
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"out", &out}});
   check_stat(op, "lse", lse);
@@ -113,12 +107,7 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s)
 
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s) {
   const char* op = "attention_backward";
-  check_present(op, {{"dqkv", &dqkv}, {"dout", &dout}, {"qkv", &qkv}, {"out", &out}, {"lse", &lse}});
-  const AttnDims a = check_qkv(op, qkv, n_head);
-  check_shape(op, "dqkv", dqkv, qkv.shape);
-  check_shape(op, "dout", dout, {a.B, a.T, a.C});
-  check_shape(op, "out", out, {a.B, a.T, a.C});
-  check_shape(op, "lse", lse, {a.B, a.NH, a.T});
+  const AttnDims a = kernel_dims(op, check_attention_backward(kDevice, dqkv, dout, qkv, out, lse, n_head), qkv);
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"dqkv", &dqkv}, {"dout", &dout}, {"out", &out}});
   check_stat(op, "lse", lse);
@@ -199,8 +188,7 @@ __global__ void attention_cached_kernel(T* out, const T* qkv, const T* k_cache, 
 
 void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_cache, int pos0, int n_head, Stream s) {
   const char* op = "attention_cached_forward";
-  check_present(op, {{"out", &out}, {"qkv", &qkv}, {"k_cache", &k_cache}, {"v_cache", &v_cache}});
-  const int64_t C = check_attention_cached_shapes(op, out, qkv, k_cache, v_cache, pos0, n_head);
+  const int64_t C = check_attention_cached_forward(kDevice, out, qkv, k_cache, v_cache, pos0, n_head).C;
   const int64_t n = qkv.dim(0);
   const int64_t max_t = k_cache.dim(0);
   // The scores of one row live in shared memory: 48 KiB by default holds 12288 positions.

@@ -1,8 +1,9 @@
 // kernels/cuda/common.cuh
 // What every CUDA op file shares: the one CUDA error check, the launch helper (launch<kernel>(...),
-// GPU or simulator) and its check, argument checks with the same message shapes as the CPU
-// backend, the fp32 <-> bf16/fp16 conversions, dtype dispatch to the device scalar types, and
-// warp/block reductions. The CUDA headers come through compat.cuh.
+// GPU or simulator) and its check, this backend's dtype checks (each op's shape checks are
+// kernels/op_checks.h, shared with the CPU backend), the fp32 <-> bf16/fp16 conversions, dtype
+// dispatch to the device scalar types, and warp/block reductions. The CUDA headers come through
+// compat.cuh.
 // Included only by kernels/cuda/*.cu (never by a header that trainer/ or tools/ see).
 // Not here: per-stream resources (context.cuh), any op's math.
 //
@@ -69,25 +70,11 @@ inline unsigned grid_for(int64_t n, int threads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
 }
 
-// ---- argument checks (same wording as kernels/cpu/dispatch.h) ---------------------------------
+// ---- argument checks -----------------------------------------------------------------------------
 
-// op_msg, NamedTensor, check_shape, check_numel, last_dim, check_alias_or_disjoint: kernels/op_checks.h
-// (the same on every backend). What needs this backend's device or dtypes follows.
-
-inline void check_present(const char* op, const char* name, const Tensor& t) {
-  KILN_CHECK(!t.empty(), op_msg(op, std::string(name) + " is required but empty"));
-  KILN_CHECK(t.device == Device::kCuda,
-             op_msg(op, std::string(name) + " is in host memory; the CUDA backend needs device tensors"));
-}
-
-inline void check_present(const char* op, std::initializer_list<NamedTensor> ts) {
-  for (const NamedTensor& n : ts) check_present(op, n.name, *n.t);
-}
-
-inline void check_int32(const char* op, const char* name, const Tensor& t) {
-  check_present(op, name, t);
-  KILN_CHECK(t.dtype == DType::I32, op_msg(op, std::string(name) + " must be int32, got " + dtype_name(t.dtype)));
-}
+// Each op's presence, device and shape checks are kernels/op_checks.h's check_<op>(kDevice, ...),
+// shared with the CPU backend. What this backend adds: its dtype rules (below) and kernel limits.
+constexpr Device kDevice = Device::kCuda;
 
 // The compute dtype must be one the GPU kernels are built for.
 inline void check_compute_dtype(const char* op, const char* name, DType d) {

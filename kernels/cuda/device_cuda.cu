@@ -1,6 +1,6 @@
 // kernels/cuda/device_cuda.cu
 // CUDA memory, copies, version queries, memory statistics and the event timer behind
-// kernels/cuda/device_cuda.h. Called by kernels/device.cpp (the switchboard), the ops' context
+// kernels/cuda/device_cuda.h. Called through the plugin table (plugin.cu), the ops' context
 // (context.cu) and benchmarks. Not here: kernels, cuBLASLt.
 // Without a driver, cudaGetDeviceCount returns cudaErrorInsufficientDriver (35), not "no device":
 // gpu_count() treats any error as zero GPUs and clears it, so CPU-only machines fall back cleanly.

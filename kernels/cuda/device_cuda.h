@@ -1,6 +1,7 @@
 // kernels/cuda/device_cuda.h
-// The CUDA side of device.h, called by the switchboard (kernels/device.cpp), plus the few CUDA
-// facilities benchmarks and tests need (memory statistics, an event timer). Plain C++ types, so
+// The CUDA side of device.h, reached by the switchboard (kernels/device.cpp) through the CUDA
+// plugin's table (kernels/cuda/plugin.cu, kernels/cuda_plugin.h), plus the few CUDA facilities
+// benchmarks and tests need (memory statistics, an event timer); those link libkiln_cuda.so. Plain C++ types, so
 // including it pulls in no CUDA header: bench/ and tests/ may include it; trainer/ does not need to.
 #pragma once
 

@@ -29,9 +29,7 @@ __global__ void cast_kernel(Dst* dst, const Src* src, int64_t n) {
 
 void residual_forward(Tensor out, Tensor a, Tensor b, Stream s) {
   const char* op = "residual_forward";
-  check_present(op, {{"out", &out}, {"a", &a}, {"b", &b}});
-  check_numel(op, "b", b, a.numel());
-  check_numel(op, "out", out, a.numel());
+  check_residual_forward(kDevice, out, a, b);
   check_compute_dtype(op, "a", a.dtype);
   check_same_dtype(op, a.dtype, {{"b", &b}, {"out", &out}});
   const int64_t n = a.numel();
@@ -45,11 +43,7 @@ void residual_forward(Tensor out, Tensor a, Tensor b, Stream s) {
 
 void cast(Tensor dst, Tensor src, Stream s) {
   const char* op = "cast";
-  check_present(op, {{"dst", &dst}, {"src", &src}});
-  check_numel(op, "dst", dst, src.numel());
-  KILN_CHECK(
-      dtype_is_float(src.dtype) && dtype_is_float(dst.dtype),
-      op_msg(op, std::string("float dtypes only, got ") + dtype_name(src.dtype) + " -> " + dtype_name(dst.dtype)));
+  check_cast(kDevice, dst, src);
   const char *d0 = static_cast<const char*>(dst.data), *s0 = static_cast<const char*>(src.data);
   const bool disjoint = d0 + dst.nbytes() <= s0 || s0 + src.nbytes() <= d0;
   const cudaStream_t stream = cuda_stream(s);
@@ -59,7 +53,6 @@ void cast(Tensor dst, Tensor src, Stream s) {
     KILN_CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, src.nbytes(), cudaMemcpyDeviceToDevice, stream));
     return;
   }
-  KILN_CHECK(disjoint, op_msg(op, "dst and src overlap; an in-place cast between dtypes is not supported"));
   const int64_t n = src.numel();
   dispatch_float(op, "src", src.dtype, [&](auto src_tag) {
     using Src = decltype(src_tag);
@@ -72,7 +65,7 @@ void cast(Tensor dst, Tensor src, Stream s) {
 
 void zero(Tensor x, Stream s) {
   if (x.empty()) return;  // a zero-sized view (e.g. an empty shard) has nothing to clear
-  KILN_CHECK(x.device == Device::kCuda, "zero: x is in host memory; the CUDA backend needs device tensors");
+  check_device("zero", "x", x, kDevice);
   KILN_CUDA_CHECK(cudaMemsetAsync(x.data, 0, x.nbytes(), cuda_stream(s)));
 }
 

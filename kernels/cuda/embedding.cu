@@ -91,27 +91,12 @@ __global__ void embedding_dwpe_kernel(G* dwpe, const D* dout, int64_t B, int64_t
 
 size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 
-void check_tokens_shape(const char* op, const Tensor& tokens) {
-  check_int32(op, "tokens", tokens);
-  KILN_CHECK(tokens.shape.ndim == 2, op_msg(op, "tokens must be (B, T), got " + tokens.shape.str()));
-}
-
 }  // namespace
 
 void embedding_forward(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vocab_start, Stream s) {
   const char* op = "embedding_forward";
-  check_present(op, {{"out", &out}, {"wte", &wte}});
-  KILN_CHECK(wte.shape.ndim == 2, op_msg(op, "wte must be 2-D (rows, C)"));
-  check_tokens_shape(op, tokens);
-  const int64_t B = tokens.dim(0), T = tokens.dim(1), C = wte.dim(1), Vs = wte.dim(0);
-  if (!wpe.empty()) {
-    check_present(op, "wpe", wpe);
-    KILN_CHECK(wpe.shape.ndim == 2 && wpe.dim(1) == C,
-               op_msg(op, "wpe " + wpe.shape.str() + " must be (rows, " + std::to_string(C) + ")"));
-    KILN_CHECK(wpe.dim(0) >= T,
-               op_msg(op, "sequence length " + std::to_string(T) + " exceeds wpe rows " + std::to_string(wpe.dim(0))));
-  }
-  check_shape(op, "out", out, {B, T, C});
+  const EmbeddingDims d = check_embedding_forward(kDevice, out, tokens, wte, wpe);
+  const int64_t B = d.B, T = d.T, C = d.C, Vs = d.rows;
   check_compute_dtype(op, "wte", wte.dtype);
   check_same_dtype(op, wte.dtype, {{"wpe", &wpe}, {"out", &out}});
   const int64_t n = B * T * C;
@@ -127,17 +112,8 @@ void embedding_forward(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vo
 
 void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s) {
   const char* op = "embedding_backward";
-  check_present(op, {{"dwte", &dwte}, {"dout", &dout}});
-  KILN_CHECK(dwte.shape.ndim == 2, op_msg(op, "dwte must be 2-D (rows, C)"));
-  check_tokens_shape(op, tokens);
-  const int64_t B = tokens.dim(0), T = tokens.dim(1), C = dwte.dim(1), Vs = dwte.dim(0);
-  if (!dwpe.empty()) {
-    check_present(op, "dwpe", dwpe);
-    KILN_CHECK(
-        dwpe.shape.ndim == 2 && dwpe.dim(1) == C && dwpe.dim(0) >= T,
-        op_msg(op, "dwpe " + dwpe.shape.str() + " does not fit T=" + std::to_string(T) + ", C=" + std::to_string(C)));
-  }
-  check_shape(op, "dout", dout, {B, T, C});
+  const EmbeddingDims d = check_embedding_backward(kDevice, dwte, dwpe, dout, tokens);
+  const int64_t B = d.B, T = d.T, C = d.C, Vs = d.rows;
   check_compute_dtype(op, "dout", dout.dtype);
   check_grad_dtype(op, "dwte", dwte, dout.dtype);
   check_grad_dtype(op, "dwpe", dwpe, dout.dtype);

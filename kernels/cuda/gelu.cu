@@ -44,8 +44,7 @@ __global__ void gelu_backward_kernel(T* dinp, const T* dout, const T* inp, int64
 
 void gelu_forward(Tensor out, Tensor inp, Stream s) {
   const char* op = "gelu_forward";
-  check_present(op, {{"out", &out}, {"inp", &inp}});
-  check_numel(op, "out", out, inp.numel());
+  check_gelu_forward(kDevice, out, inp);
   check_compute_dtype(op, "inp", inp.dtype);
   check_same_dtype(op, inp.dtype, {{"out", &out}});
   const int64_t n = inp.numel();
@@ -59,9 +58,7 @@ void gelu_forward(Tensor out, Tensor inp, Stream s) {
 
 void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s) {
   const char* op = "gelu_backward";
-  check_present(op, {{"dinp", &dinp}, {"dout", &dout}, {"inp", &inp}});
-  check_numel(op, "dinp", dinp, inp.numel());
-  check_numel(op, "dout", dout, inp.numel());
+  check_gelu_backward(kDevice, dinp, dout, inp);
   check_compute_dtype(op, "inp", inp.dtype);
   check_same_dtype(op, inp.dtype, {{"dinp", &dinp}, {"dout", &dout}});
   const int64_t n = inp.numel();

@@ -17,7 +17,7 @@ namespace kernels::cuda {
 namespace {
 
 constexpr int kRowsPerBlock = 8;  // warps per block
-constexpr float kEps = 1e-5f;     // float(kLayernormEps) of the CPU reference
+constexpr float kEps = float(kLayernormEps);  // the op contract's epsilon (kernels/ops.h)
 
 template <class T>
 __global__ void __launch_bounds__(32 * kRowsPerBlock)
@@ -88,12 +88,9 @@ struct LayernormParamGradTerms {
   }
 };
 
-// x is (N,C) or (B,T,C): C is the last dimension, N everything before it.
-void check_rows(const char* op, const Tensor& x, int64_t* N, int64_t* C) {
-  KILN_CHECK(x.shape.ndim >= 2, op_msg(op, "x must have at least 2 dims (N, C), got " + x.shape.str()));
-  *C = last_dim(x);
-  *N = *C ? x.numel() / *C : 0;
-  KILN_CHECK(*C > 0 && *C <= (1 << 24), op_msg(op, "channel count " + std::to_string(*C) + " out of range"));
+// The kernels index a row's channels with int.
+void check_channels(const char* op, int64_t C) {
+  KILN_CHECK(C > 0 && C <= (1 << 24), op_msg(op, "channel count " + std::to_string(C) + " out of range"));
 }
 
 unsigned row_blocks(int64_t N) { return static_cast<unsigned>(ceil_div(N, kRowsPerBlock)); }
@@ -102,14 +99,9 @@ unsigned row_blocks(int64_t N) { return static_cast<unsigned>(ceil_div(N, kRowsP
 
 void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream s) {
   const char* op = "layernorm_forward";
-  check_present(op, {{"out", &out}, {"mean", &mean}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}, {"bias", &bias}});
-  int64_t N, C;
-  check_rows(op, x, &N, &C);
-  check_shape(op, "out", out, x.shape);
-  check_numel(op, "mean", mean, N);
-  check_numel(op, "rstd", rstd, N);
-  check_shape(op, "weight", weight, {C});
-  check_shape(op, "bias", bias, {C});
+  const RowDims d = check_layernorm_forward(kDevice, out, mean, rstd, x, weight, bias);
+  const int64_t N = d.N, C = d.C;
+  check_channels(op, C);
   check_compute_dtype(op, "x", x.dtype);
   check_same_dtype(op, x.dtype, {{"out", &out}, {"weight", &weight}, {"bias", &bias}});
   check_stat(op, "mean", mean);
@@ -127,23 +119,9 @@ void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor we
 void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight, Tensor mean,
                         Tensor rstd, Stream s) {
   const char* op = "layernorm_backward";
-  check_present(op, {{"dx", &dx},
-                     {"dweight", &dweight},
-                     {"dbias", &dbias},
-                     {"dout", &dout},
-                     {"x", &x},
-                     {"weight", &weight},
-                     {"mean", &mean},
-                     {"rstd", &rstd}});
-  int64_t N, C;
-  check_rows(op, x, &N, &C);
-  check_shape(op, "dx", dx, x.shape);
-  check_shape(op, "dout", dout, x.shape);
-  check_shape(op, "weight", weight, {C});
-  check_shape(op, "dweight", dweight, {C});
-  check_shape(op, "dbias", dbias, {C});
-  check_numel(op, "mean", mean, N);
-  check_numel(op, "rstd", rstd, N);
+  const RowDims d = check_layernorm_backward(kDevice, dx, dweight, dbias, dout, x, weight, mean, rstd);
+  const int64_t N = d.N, C = d.C;
+  check_channels(op, C);
   check_compute_dtype(op, "x", x.dtype);
   check_same_dtype(op, x.dtype, {{"dx", &dx}, {"dout", &dout}, {"weight", &weight}});
   check_grad_dtype(op, "dweight", dweight, x.dtype);

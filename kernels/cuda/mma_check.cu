@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(32) mma_chain_matmul_kernel(float* D, const T*
 }
 
 void check_mma_inputs(const char* op, std::initializer_list<NamedTensor> ts) {
-  check_present(op, ts);
+  check_present(op, ts, Device::kCuda);
   const DType dt = ts.begin()->t->dtype;
   KILN_CHECK(dt == DType::BF16 || dt == DType::F16,
              op_msg(op, std::string("inputs must be bf16 or fp16, got ") + dtype_name(dt)));
@@ -87,7 +87,7 @@ void dispatch_16bit(DType d, Fn&& fn) {
 void mma_tile_matmul(Tensor c, Tensor a, Tensor b, bool b_k_major, Stream s) {
   const char* op = "mma_tile_matmul";
   check_mma_inputs(op, {{"a", &a}, {"b", &b}});
-  check_present(op, "c", c);
+  check_present(op, "c", c, Device::kCuda);
   check_stat(op, "c", c);
   KILN_CHECK(a.shape.ndim == 2 && b.shape.ndim == 2, op_msg(op, "a and b must be 2-D"));
   const int64_t M = a.dim(0), K = a.dim(1), N = b_k_major ? b.dim(1) : b.dim(0);
@@ -110,7 +110,7 @@ void mma_tile_matmul(Tensor c, Tensor a, Tensor b, bool b_k_major, Stream s) {
 void mma_chain_matmul(Tensor d, Tensor a, Tensor b1, Tensor b2, Stream s) {
   const char* op = "mma_chain_matmul";
   check_mma_inputs(op, {{"a", &a}, {"b1", &b1}, {"b2", &b2}});
-  check_present(op, "d", d);
+  check_present(op, "d", d, Device::kCuda);
   check_stat(op, "d", d);
   KILN_CHECK(a.shape.ndim == 2 && a.dim(1) == 16 && a.dim(0) % 16 == 0 && a.dim(0) > 0,
              op_msg(op, "a must be (M, 16) with M a positive multiple of 16, got " + a.shape.str()));

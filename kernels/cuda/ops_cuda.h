@@ -1,7 +1,8 @@
 // kernels/cuda/ops_cuda.h
 // The CUDA op table and its entry points, one per kernels/cuda/<name>.cu file (the same names and
-// signatures as kernels/cpu/). Plain C++: the switchboard (kernels/backend.cpp) includes it, and it
-// pulls in no CUDA header. Semantics, shapes and dtypes: kernels/ops.h.
+// signatures as kernels/cpu/). Plain C++, pulls in no CUDA header. The switchboard
+// (kernels/backend.cpp) reaches kOps through the CUDA plugin's table (kernels/cuda_plugin.h);
+// tests/kernels_cuda include this header and link the plugin. Semantics, shapes and dtypes: kernels/ops.h.
 #pragma once
 
 #include "kernels/ops.h"

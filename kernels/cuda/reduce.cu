@@ -56,8 +56,7 @@ __global__ void __launch_bounds__(kThreads)
 
 void sum_squares(Tensor out, Tensor x, Stream s) {
   const char* op = "sum_squares";
-  check_present(op, {{"out", &out}, {"x", &x}});
-  check_numel(op, "out", out, 1);
+  check_sum_squares(kDevice, out, x);
   KILN_CHECK(out.dtype == DType::F32,
              op_msg(op, std::string("out must be fp32 on the GPU, got ") + dtype_name(out.dtype)));
   const int64_t n = x.numel();

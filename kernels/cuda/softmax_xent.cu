@@ -93,22 +93,11 @@ __global__ void __launch_bounds__(kThreads)
 
 void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, int vocab_real, float dloss, Stream s) {
   const char* op = "softmax_xent";
-  check_present(op, {{"losses", &losses}, {"logits", &logits}});
-  check_int32(op, "targets", targets);
-  KILN_CHECK(logits.shape.ndim >= 2, op_msg(op, "logits must be (N, V) or (B, T, V), got " + logits.shape.str()));
-  const int64_t V = last_dim(logits), N = V ? logits.numel() / V : 0;
-  KILN_CHECK(vocab_real > 0 && vocab_real <= V,
-             op_msg(op, "vocab_real=" + std::to_string(vocab_real) + " must be in [1, V=" + std::to_string(V) + "]"));
-  check_numel(op, "targets", targets, N);
-  check_numel(op, "losses", losses, N);
+  const RowDims d = check_softmax_xent(kDevice, losses, dlogits, logits, targets, vocab_real);
+  const int64_t N = d.N, V = d.C;
   check_stat(op, "losses", losses);
   check_compute_dtype(op, "logits", logits.dtype);
-  if (!dlogits.empty()) {
-    check_present(op, "dlogits", dlogits);
-    check_shape(op, "dlogits", dlogits, logits.shape);
-    check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
-    check_alias_or_disjoint(op, "dlogits", dlogits, "logits", logits);
-  }
+  check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
   KILN_CHECK(N <= INT32_MAX, op_msg(op, "too many rows: " + std::to_string(N)));
   if (N == 0) return;
   // Target ids are validated on the device (a bad id traps with a printed message): checking them

@@ -79,27 +79,21 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// logits (N, Vs) or (B, T, Vs); returns {N, Vs} after checking the per-row fp32 tensors have N entries.
-std::pair<int64_t, int64_t> rows_and_cols(const char* op, const Tensor& logits,
-                                          std::initializer_list<NamedTensor> rows) {
-  KILN_CHECK(logits.shape.ndim >= 2, op_msg(op, "logits must be (N, Vs), got " + logits.shape.str()));
+// This backend's rules on shapes that passed the op's checks: one compute dtype for the logits,
+// fp32 statistics, and a row count that fits the grid. Returns {N, Vs}.
+std::pair<int64_t, int64_t> kernel_rows(const char* op, const RowDims& d, const Tensor& logits,
+                                        std::initializer_list<NamedTensor> stats) {
   check_compute_dtype(op, "logits", logits.dtype);
-  const int64_t Vs = last_dim(logits), N = Vs ? logits.numel() / Vs : 0;
-  KILN_CHECK(N <= INT32_MAX, op_msg(op, "too many rows: " + std::to_string(N)));
-  for (const NamedTensor& r : rows) {
-    check_present(op, r.name, *r.t);
-    check_numel(op, r.name, *r.t, N);
-    if (r.t->dtype != DType::I32) check_stat(op, r.name, *r.t);
-  }
-  return {N, Vs};
+  KILN_CHECK(d.N <= INT32_MAX, op_msg(op, "too many rows: " + std::to_string(d.N)));
+  for (const NamedTensor& r : stats) check_stat(op, r.name, *r.t);
+  return {d.N, d.C};
 }
 
 }  // namespace
 
 void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_real, Stream s) {
   const char* op = "xent_shard_max";
-  check_present(op, "logits", logits);
-  const auto [N, Vs] = rows_and_cols(op, logits, {{"row_max", &row_max}});
+  const auto [N, Vs] = kernel_rows(op, check_xent_shard_max(kDevice, row_max, logits), logits, {{"row_max", &row_max}});
   if (N == 0) return;
   const int64_t real = shard_real_columns(vocab_start, Vs, vocab_real);
   const cudaStream_t stream = cuda_stream(s);
@@ -113,11 +107,9 @@ void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_re
 void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Tensor targets, Tensor row_max,
                        int vocab_start, int vocab_real, Stream s) {
   const char* op = "xent_shard_sumexp";
-  check_present(op, "logits", logits);
-  check_int32(op, "targets", targets);
-  const auto [N, Vs] = rows_and_cols(
-      op, logits,
-      {{"row_sumexp", &row_sumexp}, {"target_logit", &target_logit}, {"row_max", &row_max}, {"targets", &targets}});
+  const auto [N, Vs] =
+      kernel_rows(op, check_xent_shard_sumexp(kDevice, row_sumexp, target_logit, logits, targets, row_max), logits,
+                  {{"row_sumexp", &row_sumexp}, {"target_logit", &target_logit}, {"row_max", &row_max}});
   if (N == 0) return;
   const int64_t real = shard_real_columns(vocab_start, Vs, vocab_real);
   const cudaStream_t stream = cuda_stream(s);
@@ -132,20 +124,10 @@ void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Te
 void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max, Tensor row_sumexp,
                        Tensor target_logit, int vocab_start, int vocab_real, float dloss, Stream s) {
   const char* op = "xent_shard_finish";
-  check_present(op, "logits", logits);
-  check_int32(op, "targets", targets);
-  const auto [N, Vs] = rows_and_cols(op, logits,
-                                     {{"losses", &losses},
-                                      {"row_max", &row_max},
-                                      {"row_sumexp", &row_sumexp},
-                                      {"target_logit", &target_logit},
-                                      {"targets", &targets}});
-  if (!dlogits.empty()) {
-    check_present(op, "dlogits", dlogits);
-    check_shape(op, "dlogits", dlogits, logits.shape);
-    check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
-    check_alias_or_disjoint(op, "dlogits", dlogits, "logits", logits);
-  }
+  const auto [N, Vs] = kernel_rows(
+      op, check_xent_shard_finish(kDevice, losses, dlogits, logits, targets, row_max, row_sumexp, target_logit), logits,
+      {{"losses", &losses}, {"row_max", &row_max}, {"row_sumexp", &row_sumexp}, {"target_logit", &target_logit}});
+  check_same_dtype(op, logits.dtype, {{"dlogits", &dlogits}});
   if (N == 0) return;
   const int64_t real = shard_real_columns(vocab_start, Vs, vocab_real);
   const cudaStream_t stream = cuda_stream(s);

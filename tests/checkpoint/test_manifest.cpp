@@ -101,7 +101,7 @@ TEST(Manifest, DamageIsAnInputErrorNamingTheFile) {
       {good.substr(0, good.size() / 2), "manifest_crc32c"},
       {flipped, "checksum mismatch"},
       {"key: [unclosed\nmanifest_crc32c: 00000000\n", "checksum"},
-      {reseal("key: [unclosed\nmanifest_crc32c: 0\n"), "not valid YAML"},
+      {reseal("key: [unclosed\nmanifest_crc32c: 0\n"), "YAML syntax error at line 2"},
       {reseal(bad_version), "format_version 2"},
       {reseal(missing_key), "'seed'"},
       {reseal(gap), "do not cover"},

@@ -125,6 +125,11 @@ TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
       {"checkpoint.keep_last=0", "checkpoint.keep_last: expected an integer >= 1, got 0"},
       {"checkpoint.resume=", "checkpoint.resume: expected auto, none or a checkpoint path, got ''"},
       {"run.name=", "run.name: expected a non-empty string, got ''"},
+      {"train.max_skipped_steps=-1", "train.max_skipped_steps: expected an integer >= 0, got -1"},
+      {"train.loss_spike_zscore=-2", "train.loss_spike_zscore: expected a number >= 0.0, got -2.0"},
+      {"train.loss_spike_window=1", "train.loss_spike_window: expected an integer >= 2, got 1"},
+      {"train.replay_check_every=-1", "train.replay_check_every: expected an integer >= 0, got -1"},
+      {"parallel.timeout_s=-1", "parallel.timeout_s: expected a number >= 0.0, got -1.0"},
   };
   for (const Rule& r : rules) {
     SCOPED_TRACE(r.assignment);

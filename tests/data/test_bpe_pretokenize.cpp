@@ -46,6 +46,15 @@ TEST(Pretokenize, EachAlternative) {
   EXPECT_EQ(pieces("caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87\xE3\x80\x80x"),
             (P{"caf\xC3\xA9", " \xE4\xB8\xAD\xE6\x96\x87", "\xE3\x80\x80", "x"}));
   EXPECT_EQ(pieces("e\xCC\x81t"), (P{"e", "\xCC\x81", "t"}));
+  // NEL is white space, BOM is not (tiktoken's classes): " \u0085a" backs the space run off one
+  // code point, which is NEL, not ' ', so NEL stands alone; a BOM starts an "other" run.
+  EXPECT_EQ(pieces("x\xC2\x85y"), (P{"x", "\xC2\x85", "y"}));
+  EXPECT_EQ(pieces(" \xC2\x85" "a"), (P{" ", "\xC2\x85", "a"}));
+  EXPECT_EQ(pieces("a\xC2\x85\xC2\x85 b"), (P{"a", "\xC2\x85\xC2\x85", " b"}));
+  EXPECT_EQ(pieces("\xC2\x85"), (P{"\xC2\x85"}));
+  EXPECT_EQ(pieces("\xEF\xBB\xBFHello"), (P{"\xEF\xBB\xBF", "Hello"}));
+  EXPECT_EQ(pieces("a \xEF\xBB\xBF!b"), (P{"a", " \xEF\xBB\xBF!", "b"}));
+  EXPECT_EQ(pieces("\x1C\x1Dx"), (P{"\x1C\x1D", "x"}));
   // Invalid bytes are "other": they join punctuation, never letters.
   EXPECT_EQ(pieces("ab\xFF!c \xFF"), (P{"ab", "\xFF!", "c", " \xFF"}));
 }
@@ -55,10 +64,21 @@ TEST(Pretokenize, CharClasses) {
   EXPECT_EQ(data::char_class('a'), CharClass::kLetter);
   EXPECT_EQ(data::char_class('7'), CharClass::kNumber);
   EXPECT_EQ(data::char_class('\v'), CharClass::kSpace);
-  EXPECT_EQ(data::char_class(0x1C), CharClass::kOther);    // not \s in JavaScript
-  EXPECT_EQ(data::char_class(0x85), CharClass::kOther);    // NEL: not \s in JavaScript
-  EXPECT_EQ(data::char_class(0xA0), CharClass::kSpace);
-  EXPECT_EQ(data::char_class(0xFEFF), CharClass::kSpace);
+  // \s is Unicode's White_Space, as in tiktoken and OpenAI's regex (not JavaScript's \s, which
+  // has U+FEFF and lacks U+0085).
+  EXPECT_EQ(data::char_class(0x1C), CharClass::kOther);    // information separators: not White_Space
+  EXPECT_EQ(data::char_class(0x1F), CharClass::kOther);
+  EXPECT_EQ(data::char_class(0x85), CharClass::kSpace);    // NEL
+  EXPECT_EQ(data::char_class(0xA0), CharClass::kSpace);    // NBSP
+  EXPECT_EQ(data::char_class(0xFEFF), CharClass::kOther);  // BOM / zero-width no-break space (Cf)
+  EXPECT_EQ(data::char_class(0x180E), CharClass::kOther);  // Mongolian vowel separator (Cf since 6.3)
+  EXPECT_EQ(data::char_class(0x200B), CharClass::kOther);  // zero-width space (Cf)
+  EXPECT_EQ(data::char_class(0x2028), CharClass::kSpace);  // line separator
+  EXPECT_EQ(data::char_class(0x202F), CharClass::kSpace);  // narrow NBSP
+  EXPECT_EQ(data::char_class(0x3000), CharClass::kSpace);  // ideographic space
+  // tiktoken's regex knows Unicode 16.0: Ol Onal (16.0) is a letter, CJK extension J (17.0) is not.
+  EXPECT_EQ(data::char_class(0x1E5D0), CharClass::kLetter);
+  EXPECT_EQ(data::char_class(0x323B0), CharClass::kOther);
   EXPECT_EQ(data::char_class(0xAA), CharClass::kLetter);   // ª
   EXPECT_EQ(data::char_class(0xBD), CharClass::kNumber);   // ½
   EXPECT_EQ(data::char_class(0x2167), CharClass::kNumber); // Ⅷ (Nl)
@@ -113,6 +133,14 @@ TEST(Pretokenize, SafeCutNeverChangesThePieces) {
   EXPECT_EQ(data::pretokenize_safe_cut("a  b"), 1u);   // not 2: the space before is white space
   EXPECT_EQ(data::pretokenize_safe_cut("\xC3\xA9 b"), 0u);  // only after an ASCII byte
   EXPECT_EQ(data::pretokenize_safe_cut("abc"), 0u);
+  // Rule 2, between classes without white space: after the ideographic full stop (other) before
+  // a letter; before an apostrophe but never after one ("'s" may be a contraction); not beside
+  // bytes that are not a whole code point.
+  EXPECT_EQ(data::pretokenize_safe_cut("\xE4\xB8\xAD\xE6\x96\x87\xE3\x80\x82\xE6\x97\xA5\xE6\x9C\xAC"), 9u);
+  EXPECT_EQ(data::pretokenize_safe_cut("x's"), 1u);
+  EXPECT_EQ(data::pretokenize_safe_cut("ab12"), 2u);
+  EXPECT_EQ(data::pretokenize_safe_cut("ab\xE6\x97"), 0u);   // a truncated character at the end
+  EXPECT_EQ(data::pretokenize_safe_cut("ab\xFF!"), 0u);       // an invalid byte is not cut next to
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // tests/data/test_bpe_reference.cpp
-// kiln's GPT-2 tokenizer against the reference encoder (npm gpt-3-encoder, run by node through
-// tests/data/gpt2_reference.js): identical ids and identical pre-token pieces on hard cases, on
-// random mixtures of tricky fragments, and on all of Moby-Dick (2.4 MB). For invalid UTF-8, where
-// the reference can only see the U+FFFD that JavaScript decodes such bytes to, the pieces must fall
-// at the same places and the ids must equal the reference's on that decoded text, while kiln keeps
-// the original bytes (decode(encode(x)) == x). Skips when node or the setup.sh files are missing.
+// kiln's GPT-2 tokenizer against the reference, tiktoken's r50k_base (npm tiktoken, its Rust core
+// as WASM, run by node through tests/data/tiktoken_reference.js): the character class of every
+// code point equals the one tiktoken's regex engine uses; identical ids and identical pre-token
+// pieces on hard cases (Unicode white space: U+0085 and U+FEFF above all), on random mixtures of
+// tricky fragments, and on all of Moby-Dick (2.4 MB). For invalid UTF-8, where the reference can
+// only see the U+FFFD that JavaScript decodes such bytes to, the pieces must fall at the same
+// places and the ids must equal the reference's on that decoded text. Skips when node or the
+// setup.sh files are missing. (bench/tiktoken_compare.sh does the same on an ~80 MB corpus.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,9 +49,15 @@ const std::vector<std::string> kHardCases = {
     "\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80 \xE0\xB9\x84\xE0\xB8\x97\xE0\xB8\xA2 English",
     // digits and other numbers (Arabic-Indic, fractions, superscripts, Roman numerals)
     "12345 6789", "3.14159 1,000,000 0x1F 2024-01-01 v1.2.3", "\xD9\xA3\xD9\xA4\xD9\xA5 \xC2\xBD \xC2\xB2 \xE2\x85\xAB",
-    // white space as JavaScript defines it: NBSP, ideographic space, BOM, line separator are \s;
-    // NEL and U+001C..U+001F are not
+    // white space as Unicode's White_Space defines it (tiktoken, OpenAI's regex): NBSP, NEL,
+    // ideographic space, line separator are \s; BOM, U+180E, U+200B and U+001C..U+001F are not
     "a\xC2\xA0" "b", "a\xE3\x80\x80" "b", "\xEF\xBB\xBF" "BOM", "a\xE2\x80\xA8" "b", "x\xC2\x85y", "\x1C\x1D\x1E\x1F",
+    "\xC2\x85", " \xC2\x85", "\xC2\x85 ", " \xC2\x85" "a", "a\xC2\x85\xC2\x85 b", "\xC2\x85\xC2\x85\n", "1\xC2\x85" "2",
+    "it's\xC2\x85s", "\xEF\xBB\xBF", " \xEF\xBB\xBF", "a \xEF\xBB\xBF!b", "\xEF\xBB\xBF\xEF\xBB\xBF x", "x\xEF\xBB\xBF 1",
+    "\xEF\xBB\xBF\xC2\x85\xEF\xBB\xBF", "a\xE1\xA0\x8E" "b", "a\xE2\x80\x8B b", "a\xE2\x80\xAF b", "\xE2\x80\xA9\xE2\x80\xA9x",
+    "a\xE3\x80\x80\xE3\x80\x80" "b", "\t\xC2\xA0 x", "\x1C x \x1F", "\r\xC2\x85\n",
+    // letters of Unicode 16 (Ol Onal) and 17 (CJK extension J): tiktoken's engine knows 16.0
+    " \xF0\x9E\x97\x90\xF0\x9E\x97\x91 x", " \xF0\xB2\x8E\xB0\xF0\xB2\x8E\xB1 x", "a\xF0\xB2\x8E\xB0" "b",
     // punctuation, symbols, code, control characters
     "!!!???...,,,;;; --- 'quoted' \"double\" (parens) [brackets] {braces}", "@user #tag $100 %50 ^&* ~`|\\",
     "def f(x):\n\treturn x**2  # comment\n", "{\"a\": [1, 2, 3], \"b\": \"c\"}", std::string("\x00\x01\x7F", 3),
@@ -87,6 +95,32 @@ std::vector<std::string> write_cases(const std::string& dir, const std::vector<s
     write_bytes(files.back(), cases[i]);
   }
   return files;
+}
+
+// The class of every code point, asked of tiktoken's own regex engine (`classes`), equals the
+// class kiln's pretokenizer uses: the tables were generated from it, and this catches a stale one.
+TEST(Gpt2Reference, EveryCodePointHasTiktokensClass) {
+  REQUIRE_REFERENCE();
+  const auto got = run_reference("classes", {}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  std::vector<data::CharClass> want(0x110000, data::CharClass::kOther);
+  const std::pair<const char*, data::CharClass> kinds[] = {
+      {"N", data::CharClass::kNumber}, {"L", data::CharClass::kLetter}, {"S", data::CharClass::kSpace}};
+  for (const auto& [key, cls] : kinds) {
+    for (const auto& r : got[0].at(key)) {
+      for (uint32_t cp = r[0].get<uint32_t>(); cp <= r[1].get<uint32_t>(); ++cp) want[cp] = cls;
+    }
+  }
+  size_t differ = 0, spaces = 0;
+  for (uint32_t cp = 0; cp < 0x110000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;  // surrogates are not characters
+    spaces += want[cp] == data::CharClass::kSpace;
+    if (data::char_class(cp) != want[cp] && differ++ < 10) ADD_FAILURE() << "U+" << std::hex << cp << " differs";
+  }
+  EXPECT_EQ(differ, 0u);
+  EXPECT_EQ(spaces, 25u);  // White_Space: 9..D, 20, 85, A0, 1680, 2000..200A, 2028, 2029, 202F, 205F, 3000
+  EXPECT_EQ(want[0x85], data::CharClass::kSpace);
+  EXPECT_EQ(want[0xFEFF], data::CharClass::kOther);
 }
 
 TEST(Gpt2Reference, HardCasesIdsAndPieces) {
@@ -159,14 +193,7 @@ TEST(Gpt2Reference, MobyDickIdentical) {
     if (e.path().extension() == ".txt") files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
-  // `chunked` feeds the reference slices (it is quadratic per call); first show, on the two
-  // shortest chapters, that slicing gives the same ids as whole calls.
-  std::vector<std::string> small = files;
-  std::sort(small.begin(), small.end(), [](const auto& a, const auto& b) { return fs::file_size(a) < fs::file_size(b); });
-  small.resize(2);
-  EXPECT_EQ(run_reference("encode", small), run_reference("chunked", small));
-
-  const auto ref = run_reference("chunked", files);
+  const auto ref = run_reference("encode", files);
   ASSERT_EQ(ref.size(), files.size());
   size_t bytes = 0, tokens = 0, same = 0;
   for (size_t i = 0; i < files.size(); ++i) {

@@ -1,8 +1,9 @@
 // tests/data/test_bpe_util.h
 // Helpers for the GPT-2 tests: where the files from scripts/setup.sh are ($KILN_CACHE, set by
 // tests/data/CMakeLists.txt), skipping honestly when they are not there, running the reference
-// encoder through tests/data/gpt2_reference.js, and the WHATWG UTF-8 decoder that JavaScript
-// applies to bytes (each maximal invalid subpart -> U+FFFD), to predict what the reference sees.
+// (tiktoken, r50k_base) through tests/data/tiktoken_reference.js, and the WHATWG UTF-8 decoder
+// that JavaScript applies to bytes (each maximal invalid subpart -> U+FFFD), to predict what the
+// reference sees.
 // Test-only.
 #pragma once
 
@@ -30,9 +31,10 @@ inline std::string gpt2_dir() {
   return !d.empty() && fs::exists(d + "/encoder.json") && fs::exists(d + "/vocab.bpe") ? d : "";
 }
 
+// The npm package tiktoken (its WASM build), or "" when setup.sh has not fetched it.
 inline std::string reference_pkg() {
-  const std::string d = cache_path("reference/gpt-3-encoder");
-  return !d.empty() && fs::exists(d + "/Encoder.js") ? d : "";
+  const std::string d = cache_path("reference/tiktoken");
+  return !d.empty() && fs::exists(d + "/lite/tiktoken.cjs") && fs::exists(d + "/encoders/r50k_base.json") ? d : "";
 }
 
 inline std::string moby_dir() {
@@ -50,15 +52,17 @@ inline std::string moby_dir() {
   do {                                                                                            \
     REQUIRE_GPT2_FILES();                                                                         \
     if (::bpe_test::reference_pkg().empty())                                                      \
-      GTEST_SKIP() << "reference encoder not found in $KILN_CACHE/reference/gpt-3-encoder (run scripts/setup.sh)"; \
+      GTEST_SKIP() << "tiktoken not found in $KILN_CACHE/reference/tiktoken (run scripts/setup.sh)"; \
     if (std::system("node --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed"; \
-    if (std::getenv("KILN_GPT2_REFERENCE_JS") == nullptr)                                         \
-      GTEST_SKIP() << "KILN_GPT2_REFERENCE_JS is not set (run through ctest)";                     \
+    if (std::getenv("KILN_TIKTOKEN_REFERENCE_JS") == nullptr)                                     \
+      GTEST_SKIP() << "KILN_TIKTOKEN_REFERENCE_JS is not set (run through ctest)";                 \
   } while (0)
 
-// Runs `node gpt2_reference.js PKG MODE FILES...`; one parsed JSON value per file.
-inline std::vector<nlohmann::json> run_reference(const std::string& mode, const std::vector<std::string>& files) {
-  std::string cmd = std::string("node '") + std::getenv("KILN_GPT2_REFERENCE_JS") + "' '" + reference_pkg() + "' " + mode;
+// Runs `node tiktoken_reference.js PKG MODE FILES...`; one parsed JSON value per file (or one in
+// all for a mode that takes no files: pass expect_lines = 1).
+inline std::vector<nlohmann::json> run_reference(const std::string& mode, const std::vector<std::string>& files,
+                                                 size_t expect_lines = 0) {
+  std::string cmd = std::string("node '") + std::getenv("KILN_TIKTOKEN_REFERENCE_JS") + "' '" + reference_pkg() + "' " + mode;
   for (const std::string& f : files) cmd += " '" + f + "'";
   std::vector<nlohmann::json> out;
   std::FILE* p = popen(cmd.c_str(), "r");
@@ -76,7 +80,7 @@ inline std::vector<nlohmann::json> run_reference(const std::string& mode, const 
     out.push_back(nlohmann::json::parse(all.substr(b, e - b)));
     b = e == std::string::npos ? all.size() : e + 1;
   }
-  EXPECT_EQ(out.size(), files.size()) << cmd;
+  EXPECT_EQ(out.size(), expect_lines != 0 ? expect_lines : files.size()) << cmd;
   return out;
 }
 

@@ -175,13 +175,14 @@ TEST(BrokenShards, LoaderAndInspectBothNameTheFile) {
       {"damaged chunk index", [](const std::string& dir, const std::string& p) {
          plain_shard(dir + "/whole.h5", 200'000);
          std::string bytes = read_bytes(dir + "/whole.h5");
-         // B-tree nodes start with "TREE" and a type byte, 1 for a chunk index: without its nodes
-         // no chunk of /tokens can be found, while the groups (type 0) still resolve.
-         const std::string node("TREE\x01", 5);
+         // kiln writes HDF5's newest format, where a chunked dataset with an unlimited dimension is
+         // indexed by an extensible array: header "EAHD", index block "EAIB", both checksummed.
+         // Without them no chunk of /tokens can be found, while the root group still resolves.
          int damaged = 0;
-         for (size_t at = bytes.find(node); at != std::string::npos; at = bytes.find(node, at + 5), ++damaged) {
-           bytes.replace(at, 4, "XXXX");
-         }
+         for (const std::string node : {"EAHD", "EAIB"})
+           for (size_t at = bytes.find(node); at != std::string::npos; at = bytes.find(node, at + 4), ++damaged) {
+             bytes.replace(at, 4, "XXXX");
+           }
          EXPECT_GT(damaged, 0);
          write_bytes(p, bytes);
        }, "corrupt"},

@@ -231,12 +231,12 @@ TEST(PrepareErrors, BadInputsNameTheInputAndWriteNothing) {
   cases.push_back({options(dir + "/nothing", out), dir + "/nothing contains no files"});
   data::PrepareOptions o = options(dir + "/in/ok.txt", out);
   o.val_fraction = 1.0;
-  cases.push_back({o, "val_fraction 1 is outside [0, 1)"});
+  cases.push_back({o, "--val-fraction 1 is outside [0, 1)"});
   o.val_fraction = -0.1;
-  cases.push_back({o, "val_fraction -0.1 is outside [0, 1)"});
+  cases.push_back({o, "--val-fraction -0.1 is outside [0, 1)"});
   o.val_fraction = 0.1;
   o.shard_tokens = 0;
-  cases.push_back({o, "shard_tokens 0 must be > 0"});
+  cases.push_back({o, "--shard-tokens 0 must be > 0"});
   o.shard_tokens = 10;
   o.tokenizer = "nope";
   cases.push_back({o, "unknown tokenizer 'nope'"});

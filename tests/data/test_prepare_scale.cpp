@@ -299,7 +299,8 @@ TEST(PrepareScale, HeldDocumentsSpillToDiskAndComeBackWhole) {
   for (uint32_t i = 0; i < 1000; ++i) doc0.push_back(i % 251);
   for (uint32_t i = 0; i < 5000; ++i) doc1.push_back((i * 7) % 256);
   {
-    data::ShardSink train(dir, dir, "train", 1 << 20, *tok, quiet), val(dir, dir, "val", 1 << 20, *tok, quiet);
+    data::ShardWriterThread writer;
+    data::ShardSink train(dir, dir, "train", 1 << 20, *tok, quiet, writer), val(dir, dir, "val", 1 << 20, *tok, quiet, writer);
     data::SplitRouter router(0.001, 3, train, val, dir + "/held.bin", 64);
     for (const auto* doc : {&doc0, &doc1}) {
       router.begin_document();

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -91,16 +94,27 @@ TEST(Shard, AttributesOnDiskFollowTheContract) {
   EXPECT_EQ(version, 1);
   EXPECT_EQ(vocab, 256);
   EXPECT_EQ(eot, -1);
-  // kiln_format is a variable-length string "tokens".
+  // kiln_format is a fixed-length string "tokens" (no variable-length types: they live in HDF5's
+  // unchecksummed global heap).
   const hid_t a = H5Aopen(f, "kiln_format", H5P_DEFAULT);
   const hid_t t = H5Aget_type(a);
   EXPECT_EQ(H5Tget_class(t), H5T_STRING);
-  char* s = nullptr;
-  ASSERT_GE(H5Aread(a, t, &s), 0);
+  EXPECT_EQ(H5Tis_variable_str(t), 0);
+  EXPECT_EQ(H5Tget_size(t), 6u);
+  char s[7] = {};
+  ASSERT_GE(H5Aread(a, t, s), 0);
   EXPECT_STREQ(s, "tokens");
-  H5free_memory(s);
   H5Tclose(t);
   H5Aclose(a);
+  // The newest file format: superblock version 3 (HDF5 1.10), whose metadata carries checksums.
+  H5F_info2_t info{};
+  ASSERT_GE(H5Fget_info2(f, &info), 0);
+  EXPECT_GE(info.super.version, 2u);
+  hid_t fapl = H5Fget_access_plist(f);
+  H5F_libver_t low{}, high{};
+  H5Pget_libver_bounds(fapl, &low, &high);
+  EXPECT_EQ(low, H5F_LIBVER_LATEST);
+  H5Pclose(fapl);
   // /doc_offsets is uint64.
   const hid_t ds = H5Dopen2(f, "doc_offsets", H5P_DEFAULT);
   const hid_t dt = H5Dget_type(ds);
@@ -125,6 +139,81 @@ TEST(Shard, ReaderAcceptsFixedLengthStrings) {
   const data::ShardInfo info = data::read_shard_info(path);
   EXPECT_EQ(info.tokenizer, "raw:test");
   EXPECT_EQ(data::read_tokens(info, 0, 4), (std::vector<int32_t>{1, 2, 3, 4}));
+}
+
+// Shards written before kiln wrote the newest format (default libver bounds, variable-length
+// string attributes, as kiln and h5py wrote them) still load.
+TEST(Shard, OlderFormatWithVariableLengthStringsStillLoads) {
+  const std::string path = scratch_dir() + "/old.h5";
+  write_raw_shard(path, RawShard{});
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  for (const char* name : {"kiln_format", "tokenizer"}) {
+    H5Adelete(f, name);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char* v = std::string(name) == "tokenizer" ? "byte:old" : "tokens";
+    H5Awrite(attr, type, &v);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+  H5Fclose(f);
+  const data::ShardInfo info = data::read_shard_info(path);
+  EXPECT_EQ(info.tokenizer, "byte:old");
+  EXPECT_EQ(data::read_tokens(info, 0, 4), (std::vector<int32_t>{1, 2, 3, 4}));
+}
+
+// Attributes are checked for class, size and element count before anything is read into kiln's
+// one-value buffers.
+TEST(ShardErrors, AttributesOfTheWrongShapeOrSize) {
+  const std::string dir = scratch_dir();
+  const auto with_attr = [&](const std::string& name, const std::function<void(hid_t)>& replace) {
+    const std::string path = dir + "/" + name + ".h5";
+    write_raw_shard(path, RawShard{});
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    replace(f);
+    H5Fclose(f);
+    return input_error([&] { data::read_shard_info(path); });
+  };
+  std::string msg = with_attr("two_values", [](hid_t f) {
+    H5Adelete(f, "vocab_size");
+    const hsize_t two = 2;
+    const int v[2] = {256, 256};
+    const hid_t space = H5Screate_simple(1, &two, nullptr);
+    const hid_t a = H5Acreate2(f, "vocab_size", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, v);
+    H5Aclose(a);
+    H5Sclose(space);
+  });
+  EXPECT_NE(msg.find("attribute vocab_size is int32 or not a single value"), std::string::npos) << msg;
+  msg = with_attr("wide_int", [](hid_t f) {
+    H5Adelete(f, "eot_token");
+    const hid_t t = H5Tcopy(H5T_STD_I64LE);
+    H5Tset_size(t, 16);
+    const unsigned char v[16] = {};
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(f, "eot_token", t, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, v);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(t);
+  });
+  EXPECT_NE(msg.find("attribute eot_token is int128 or not a single value"), std::string::npos) << msg;
+  msg = with_attr("huge_string", [](hid_t f) {
+    H5Adelete(f, "tokenizer");
+    write_fixed_string_attr(f, "tokenizer", std::string(5000, 'x'));  // object headers hold < 64 KiB
+  });
+  EXPECT_NE(msg.find("attribute tokenizer is a string of 5001 bytes (expected 1..4096)"), std::string::npos) << msg;
+}
+
+TEST(ShardErrors, FifoIsRefusedBeforeOpening) {
+  const std::string path = scratch_dir() + "/fifo.h5";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const std::string msg = input_error([&] { data::read_shard_info(path); });
+  EXPECT_EQ(msg, "shard " + path + ": is a FIFO (named pipe), expected a regular HDF5 token shard file");
 }
 
 TEST(ShardErrors, MissingFile) {

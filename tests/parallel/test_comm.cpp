@@ -14,6 +14,7 @@
 
 #include "parallel/comm_mpi.h"
 #include "parallel/comm_self.h"
+#include "parallel/watchdog.h"
 #include "parallel_test.h"
 
 namespace {
@@ -29,8 +30,14 @@ const std::vector<DType> kFloatTypes = {DType::F32, DType::F64, DType::BF16, DTy
 class CommTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "mpi") comm_ = mpi_world();
-    else comm_ = std::make_unique<parallel::SelfComm>();
+    if (GetParam() == "self") {
+      comm_ = std::make_unique<parallel::SelfComm>();
+    } else {
+      comm_ = mpi_world();
+      // "mpi_watched": the same known answers through the watchdog's non-blocking forms and
+      // polling loop (parallel/mpi_watch.cpp), on the world and on its splits (which inherit it).
+      if (GetParam() == "mpi_watched") comm_->set_watchdog(std::make_shared<parallel::Watchdog>(120.0), "world");
+    }
     n_ = comm_->size();
     r_ = comm_->rank();
   }
@@ -39,7 +46,7 @@ class CommTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(CommTest, ReportsBackendRankAndSize) {
-  EXPECT_STREQ(comm_->backend(), GetParam().c_str());
+  EXPECT_STREQ(comm_->backend(), GetParam() == "self" ? "self" : "mpi");
   EXPECT_GE(r_, 0);
   EXPECT_LT(r_, n_);
   if (GetParam() == "self") {
@@ -184,7 +191,7 @@ TEST_P(CommTest, BarrierOrdersFileWrites) {
     EXPECT_TRUE(std::filesystem::exists(dir / ("rank" + std::to_string(s)))) << "rank " << s << "'s file";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CommTest, ::testing::Values("mpi", "self"),
+INSTANTIATE_TEST_SUITE_P(Backends, CommTest, ::testing::Values("mpi", "mpi_watched", "self"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "data/prepare.h"
 #include "tests/common/test_support.h"
@@ -79,7 +80,38 @@ TEST(Cli, ExportBadInputExitsTwoNamingTheCulprit) {
 TEST(Cli, VersionListsBuildFeatures) {
   const Result r = run("--version");
   EXPECT_EQ(r.code, 0);
-  for (const char* k : {"cuda: ", "nccl: ", "cudnn: ", "mpi: ", "hdf5: ", "gpus: "}) EXPECT_NE(r.out.find(k), std::string::npos) << k;
+  for (const char* k : {"cuda: ", "nccl: ", "cudnn: ", "mpi: ", "hdf5: ", "gpus: ", "cuda_plugin: "})
+    EXPECT_NE(r.out.find(k), std::string::npos) << k;
+  // A CUDA build names its plugin file, which must exist where the loader will look.
+  if (r.out.find("cuda: no") == std::string::npos) {
+    const size_t at = r.out.find("cuda_plugin: ") + 13;
+    const std::string path = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_TRUE(fs::exists(path)) << r.out;
+  }
+}
+
+// Commands that never touch a GPU never load the CUDA runtime, cuBLASLt, cuDNN, NCCL or the CUDA
+// plugin (issue 16: they cost ~0.5 s and ~200 MB per start). The dynamic loader's own log
+// (LD_DEBUG=files, on stderr) lists every object a process loads, dlopen'ed ones included.
+TEST(Cli, CpuCommandsLoadNoCudaLibrary) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  kiln_test::write_file(dir + "/doc.txt", "Call me Ishmael. Some years ago, never mind how long precisely.");
+  for (const std::string& args : {std::string("--version"),
+                                  "prepare --input " + dir + "/doc.txt --out " + dir + "/out --tokenizer byte --quiet",
+                                  "inspect " + dir + "/out/train_000000.h5"}) {
+    const Result r = shell("LD_DEBUG=files " + std::string(KILN_BIN) + " " + args);
+    EXPECT_EQ(r.code, 0) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("file=libstdc++"), std::string::npos) << "LD_DEBUG=files printed nothing: " << r.out;
+    // Only the loader's "file=NAME [ns];  needed by / dynamically loaded by" lines count (stdout
+    // has --version's own `cuda_plugin: PATH` line).
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("file=") == std::string::npos) continue;
+      for (const char* lib : {"libkiln_cuda", "libcudart", "libcublas", "libcudnn", "libnccl"}) {
+        EXPECT_EQ(line.find(lib), std::string::npos) << args << " loaded " << lib << ": " << line;
+      }
+    }
+  }
 }
 
 TEST(Cli, TrainsTwoStepsOnGoodInput) {

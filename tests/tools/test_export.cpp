@@ -31,9 +31,10 @@
 #include "tests/tools/cli_test_util.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "trainer/evaluator.h"
-#include "trainer/hf_export.h"
-#include "trainer/model.h"
+#include "formats/hf_export.h"
+#include "model/gpt2.h"
 #include "trainer/trainer.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -107,7 +108,7 @@ std::string train(const std::string& dir, const Case& k) {
   c.eval.every = 0;       // the final eval still runs
   c.eval.batches = 1000;  // more than there are windows: all of them
   c.checkpoint.every = 30;
-  trainer::Trainer(c).run();
+  trainer::Trainer(c, kiln_test::one_rank_cpu()).run();
   return c.run.out_dir + "/" + c.run.name;
 }
 
@@ -169,13 +170,13 @@ TEST_P(ExportEquivalence, ByteModelWithPaddedVocabComputesKilnsLoss) {
 // missing transpose, moves the loss by far more than the tolerance), LayerNorm gains 1 + noise,
 // every bias nonzero, and kiln's vocab padding rows filled too: kiln masks them, the export must
 // drop them. A model trained a few steps does not have this: its attention is nearly uniform.
-void fill_loud_weights(trainer::ParamArena& p, uint64_t seed) {
+void fill_loud_weights(model::ParamArena& p, uint64_t seed) {
   for (int i = 0; i < p.size(); ++i) {
-    const trainer::ParamSpec& s = p.spec(i);
+    const model::ParamSpec& s = p.spec(i);
     const kernels::Tensor t = p.master(i);
     const bool matrix = s.shape.ndim == 2;
     const double scale = matrix ? 3.0 / std::sqrt(double(s.shape[1])) : 0.3;
-    const double base = s.init == trainer::Init::kOnes ? 1.0 : 0.0;
+    const double base = s.init == model::Init::kOnes ? 1.0 : 0.0;
     const uint64_t key = kernels::mix(seed, kernels::Purpose::kTest, uint64_t(i));
     for (int64_t e = 0; e < t.numel(); ++e) t.as<float>()[e] = float(base + scale * kernels::normal(key, uint64_t(e)));
   }
@@ -190,16 +191,16 @@ TEST_P(ExportEquivalence, LoudRandomWeightsLeaveNoMappingUnchecked) {
   c.model.vocab_size = 320;
   c.model.tie_embeddings = tied;
   const kernels::Ops& ops = kernels::ops_for(kernels::Device::kCpu);
-  trainer::Gpt2Model model(c.model, 256, /*micro_batch=*/4, ops, kernels::Device::kCpu, {});
+  model::Gpt2Model model(c.model, 256, /*micro_batch=*/4, ops, kernels::Device::kCpu, {}, kiln_test::self_comm());
   fill_loud_weights(model.params(), 2024);  // fp32 compute aliases the master: the model sees them
   // kiln's loss through the trainer's own evaluator, on every validation window.
   const std::string val = dir + "/shards/val_*.h5";
-  const trainer::EvalResult kiln = trainer::Evaluator(val, c.model.seq_len, 4, /*batches=*/-1).run(model);
+  const formats::EvalResult kiln = trainer::Evaluator(val, c.model.seq_len, 4, /*batches=*/-1).run(model, kiln_test::self_comm());
 
   const std::string out = dir + "/hf";
   fs::create_directories(out);
   const std::string tok_dir = dir + "/shards/tokenizer";
-  trainer::write_hf_folder(model.params(), c.model, *data::load_tokenizer(tok_dir), tok_dir, out, kernels::DType::F32);
+  formats::write_hf_folder(model.params(), c.model, *data::load_tokenizer(tok_dir), tok_dir, out, kernels::DType::F32);
   const Result r = shell(std::string(kPython) + " " + KILN_HF_REFERENCE + " " + out + " --data '" + val + "'");
   ASSERT_EQ(r.code, 0) << r.out;
   const nlohmann::json ref = last_json_line(r.out);

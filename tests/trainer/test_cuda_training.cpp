@@ -14,9 +14,10 @@
 
 #include "kernels/cudasim/ops_cudasim.h"
 #include "kernels/rng.h"
-#include "trainer/model.h"
+#include "model/gpt2.h"
 #include "trainer/optimizer.h"
-#include "trainer/trainer.h"
+#include "model/placement.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -44,11 +45,11 @@ struct TrainRun {
 // batch is cut short so some targets are ignored.
 TrainRun train_20_steps(const kernels::Ops& ops, Device device, DType compute) {
   const configs::ModelConfig cfg = cuda_test_model();
-  trainer::Gpt2Model model(cfg, kVocabReal, kBatch, ops, device, {compute, DType::F32});
+  model::Gpt2Model model(cfg, kVocabReal, kBatch, ops, device, {compute, DType::F32}, kiln_test::self_comm());
   model.params().init(2024, ops);
   configs::OptimConfig oc;
   oc.weight_decay = 0.1;
-  trainer::AdamW opt(oc, model.params(), ops);
+  trainer::AdamW opt(oc, model.params(), ops, {0, model.params().total_elements()});
   TrainRun r;
   for (int step = 0; step < 20; ++step) {
     std::vector<int32_t> w(size_t(kBatch) * (cfg.seq_len + 1));
@@ -56,7 +57,7 @@ TrainRun train_20_steps(const kernels::Ops& ops, Device device, DType compute) {
     model.params().zero_grads(ops);
     r.losses.push_back(model.forward(w, step % 2 ? kBatch : kBatch - 1));  // odd steps: a short batch
     model.backward(1.0f);
-    r.grad_norms.push_back(opt.step(1e-3, 1.0).grad_norm);
+    r.grad_norms.push_back(trainer::adamw_step_one_rank(opt, 1e-3, 1.0).grad_norm);
   }
   return r;
 }
@@ -111,13 +112,14 @@ TEST(CudasimTraining, Fp32LossesMatchCpu) { compare(DType::F32, 1e-4, /*simulate
 TEST(CudasimTraining, TrainDeviceCudasimResolves) {
   configs::TrainConfig t;
   t.device = "cudasim";
-  const trainer::Resolved r = trainer::resolve_device_and_precision(t);
+  const model::Placement r = model::resolve_placement(t);
   EXPECT_TRUE(r.simulated);
   EXPECT_EQ(r.device, Device::kCpu);
   EXPECT_EQ(r.precision, DType::BF16);
-  EXPECT_STREQ(trainer::ops_for(r).name, "cudasim");
+  EXPECT_STREQ(model::ops_for(r).name, "cudasim");
+  EXPECT_STREQ(model::placement_name(r), "cudasim");
   t.device = "cpu";
-  EXPECT_STREQ(trainer::ops_for(trainer::resolve_device_and_precision(t)).name, "cpu");
+  EXPECT_STREQ(model::ops_for(model::resolve_placement(t)).name, "cpu");
 }
 
 }  // namespace

@@ -16,8 +16,9 @@
 #include "parallel/layout.h"
 #include "tests/common/test_support.h"
 #include "tests/trainer/trainer_test_util.h"
-#include "trainer/comm_volume.h"
+#include "model/comm_volume.h"
 #include "trainer/trainer.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -57,20 +58,23 @@ configs::Config small_config(const std::string& name) {
 std::vector<double> one_rank_losses() {
   static std::vector<double> losses;
   if (losses.empty()) {
-    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank())));
+    trainer::Trainer t(small_config("ref_r" + std::to_string(world().rank())), kiln_test::one_rank_cpu());
     losses = t.run().losses;
   }
   return losses;
 }
 
 // Trains on `comm` (all of whose ranks call this) with tp and zero; returns the per-step losses.
-std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, int zero, const std::string& name) {
+// timeout_s > 0 arms the collective watchdog, as kiln train does by default.
+std::vector<double> layout_losses(std::unique_ptr<parallel::Comm> comm, int tp, int zero, const std::string& name,
+                                  double timeout_s = 0) {
   configs::Config c = small_config(name);
   c.parallel.tp = tp;
   c.parallel.zero = zero;
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
   parallel::ProcessGroups groups = parallel::make_groups(std::move(comm), layout, kernels::Device::kCpu);
-  trainer::Trainer t(c, &groups);
+  parallel::arm_watchdog(groups, timeout_s);
+  trainer::Trainer t(c, groups);
   return t.run().losses;
 }
 
@@ -101,6 +105,16 @@ TEST(ParallelEquivalence, ZeroOneMatchesOneRank) {
                      "(dp,tp)=(2,1) zero 1");
 }
 
+TEST(ParallelEquivalence, UnderTheCollectiveWatchdogToo) {
+  // kiln train arms the watchdog by default (parallel.timeout_s): every MPI collective then runs
+  // in its non-blocking form through the polling loop (parallel/mpi_watch.cpp). Same model.
+  if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "watched_dp2_tp2_zero1", 120.0),
+                     "(dp,tp)=(2,2) zero 1, watchdog armed");
+  expect_same_losses(layout_losses(world().split(0, world().rank()), 1, 0, "watched_dp4_tp1", 120.0),
+                     "(dp,tp)=(4,1), watchdog armed");
+}
+
 TEST(ParallelEquivalence, TensorParallelWithZeroAndPaddedVocab) {
   if (world().size() != 4) GTEST_SKIP() << "needs mpirun -np 4";
   expect_same_losses(layout_losses(world().split(0, world().rank()), 2, 1, "dp2_tp2_zero1"), "(dp,tp)=(2,2) zero 1");
@@ -122,11 +136,11 @@ void expect_counted_volume(int tp, int zero) {
   auto* dp_count = new parallel::CountingComm(std::move(g.dp));
   g.tp.reset(tp_count);
   g.dp.reset(dp_count);
-  trainer::Trainer t(c, &g);
+  trainer::Trainer t(c, g);
   tp_count->reset();
   dp_count->reset();
   t.train_step();
-  const trainer::StepCommVolume want = trainer::step_comm_volume(c, layout.dp, layout.tp, kernels::DType::F32);
+  const model::StepCommVolume want = model::step_comm_volume(c, layout.dp, layout.tp, kernels::DType::F32);
   EXPECT_EQ(tp_count->counts().total(), want.tp_payload) << "tp=" << tp << " zero=" << zero;
   EXPECT_EQ(dp_count->counts().total(), want.dp_payload) << "tp=" << tp << " zero=" << zero;
   if (world().rank() == 0)
@@ -162,7 +176,7 @@ configs::Config ckpt_config(const std::string& name, int tp, int zero) {
 trainer::RunSummary run_layout(configs::Config c, std::unique_ptr<parallel::Comm> comm, int stop_at = -1) {
   const parallel::Layout layout = parallel::make_layout(comm->size(), comm->rank(), c);
   parallel::ProcessGroups groups = parallel::make_groups(std::move(comm), layout, kernels::Device::kCpu);
-  trainer::Trainer t(c, &groups);
+  trainer::Trainer t(c, groups);
   return t.run(stop_at);
 }
 
@@ -196,7 +210,7 @@ TEST(ParallelCheckpoint, ResumeIsExactAndReshardsToEveryLayout) {
       c.checkpoint.resume = saved;  // an explicit checkpoint, written by (2,2)
       std::vector<double> tail;
       if (dp * tp == 1) {
-        if (world().rank() == 0) tail = trainer::Trainer(c).run().losses;  // one rank, no groups
+        if (world().rank() == 0) tail = trainer::Trainer(c, kiln_test::one_rank_cpu()).run().losses;  // one rank on its own
         else {  // the other ranks stand by: they hold the reference itself
           const std::vector<double> ref = one_rank_losses();
           tail.assign(ref.begin() + 7, ref.end());

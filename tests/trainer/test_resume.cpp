@@ -12,6 +12,7 @@
 #include "tests/common/test_support.h"
 #include "tests/trainer/trainer_test_util.h"
 #include "trainer/trainer.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -44,13 +45,13 @@ TEST(Resume, StopResumeContinueIsBitIdenticalToStraight) {
     const std::string dir = kiln_test::scratch_dir("trainer") + "/" + precision;
     configs::Config straight_cfg = resume_config(dir, "straight"), split_cfg = resume_config(dir, "split");
     straight_cfg.train.precision = split_cfg.train.precision = precision;
-    const std::vector<double> straight = trainer::Trainer(straight_cfg).run().losses;
+    const std::vector<double> straight = trainer::Trainer(straight_cfg, kiln_test::one_rank_cpu()).run().losses;
 
-    trainer::RunSummary first = trainer::Trainer(split_cfg).run(/*stop_at_step=*/7);
+    trainer::RunSummary first = trainer::Trainer(split_cfg, kiln_test::one_rank_cpu()).run(/*stop_at_step=*/7);
     EXPECT_TRUE(first.stopped_by_signal);
     ASSERT_EQ(first.losses.size(), 7u);
     EXPECT_TRUE(fs::exists(dir + "/runs/split/checkpoints/step_00000007/manifest.yaml"));
-    trainer::RunSummary second = trainer::Trainer(split_cfg).run();
+    trainer::RunSummary second = trainer::Trainer(split_cfg, kiln_test::one_rank_cpu()).run();
     EXPECT_EQ(second.resumed_from_step, 7);
     std::vector<double> joined = first.losses;
     joined.insert(joined.end(), second.losses.begin(), second.losses.end());
@@ -73,7 +74,7 @@ TEST(Resume, ExplicitPathMustBeACheckpoint) {
   const std::string dir = kiln_test::scratch_dir("trainer");
   configs::Config c = resume_config(dir, "explicit");
   c.checkpoint.resume = dir + "/no-such-checkpoint";
-  const std::string msg = kiln_test::input_error_of([&] { trainer::Trainer t(c); });
+  const std::string msg = kiln_test::input_error_of([&] { trainer::Trainer t(c, kiln_test::one_rank_cpu()); });
   EXPECT_HAS(msg, "no-such-checkpoint");
 }
 
@@ -81,9 +82,9 @@ TEST(Resume, CheckpointOfAnotherModelIsRefusedNamingTheTensor) {
   const std::string dir = kiln_test::scratch_dir("trainer");
   configs::Config c = resume_config(dir, "shape");
   c.train.max_steps = 5;
-  trainer::Trainer(c).run();
+  trainer::Trainer(c, kiln_test::one_rank_cpu()).run();
   c.model.d_ff = 128;  // same run folder, different model: resume auto must refuse, not adopt
-  const std::string msg = kiln_test::input_error_of([&] { trainer::Trainer t(c); });
+  const std::string msg = kiln_test::input_error_of([&] { trainer::Trainer t(c, kiln_test::one_rank_cpu()); });
   EXPECT_HAS(msg, "mlp.c_fc.weight");
   EXPECT_HAS(msg, "128");
 }

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "trainer/evaluator.h"
-#include "trainer/flops.h"
+#include "model/flops.h"
 #include "trainer/lr_schedule.h"
 
 namespace {
@@ -40,22 +40,22 @@ TEST(Evaluator, WorkedPerplexityExample) {
   // true-token probabilities [0.5, 0.5, 0.5, 0.125] -> mean loss 1.0397, perplexity 2.8284
   double nats = 0;
   for (double p : {0.5, 0.5, 0.5, 0.125}) nats -= std::log(p);
-  const trainer::EvalResult r = trainer::summarize_eval(nats, 4, 4);
+  const formats::EvalResult r = formats::summarize_eval(nats, 4, 4);
   EXPECT_NEAR(r.loss, 1.0397, 5e-5);
   EXPECT_NEAR(r.perplexity, 2.8284, 5e-5);
   EXPECT_NEAR(r.perplexity, 1.0 / std::pow(0.5 * 0.5 * 0.5 * 0.125, 0.25), 1e-12);
   EXPECT_NEAR(r.bits_per_byte, r.loss / std::log(2.0), 1e-12);  // one byte per token
   // Uniform over V tokens: perplexity V; with 2-byte tokens bits per byte halves.
-  const trainer::EvalResult u = trainer::summarize_eval(10 * std::log(6.0), 10, 20);
+  const formats::EvalResult u = formats::summarize_eval(10 * std::log(6.0), 10, 20);
   EXPECT_NEAR(u.perplexity, 6.0, 1e-12);
   EXPECT_NEAR(u.bits_per_byte, std::log2(6.0) / 2, 1e-12);
 }
 
 TEST(Flops, Gpt2SmallMatchesTheIssueFormula) {
   configs::ModelConfig m;  // defaults are GPT-2 124M with vocab 50304
-  const int64_t n = trainer::param_count_without_positions(m);
+  const int64_t n = model::param_count_without_positions(m);
   EXPECT_EQ(n, 124475904 - 1024 * 768);  // llm.c's 124,475,904 parameters minus wpe
-  EXPECT_DOUBLE_EQ(trainer::flops_per_token(m), 6.0 * double(n) + 12.0 * 12 * 768 * 1024);
+  EXPECT_DOUBLE_EQ(model::flops_per_token(m), 6.0 * double(n) + 12.0 * 12 * 768 * 1024);
 }
 
 }  // namespace

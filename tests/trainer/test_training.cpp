@@ -15,6 +15,7 @@
 #include "tests/trainer/trainer_test_util.h"
 #include "trainer/optimizer.h"
 #include "trainer/trainer.h"
+#include "tests/common/one_rank.h"
 
 namespace {
 
@@ -29,18 +30,18 @@ using trainer_test::random_windows;
 std::vector<double> fit_one_batch(DType compute, int steps, double lr) {
   const configs::ModelConfig cfg = small_model(64);
   const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
-  trainer::Gpt2Model model(cfg, 64, 4, ops, Device::kCpu, {compute, DType::F32});
+  model::Gpt2Model model(cfg, 64, 4, ops, Device::kCpu, {compute, DType::F32}, kiln_test::self_comm());
   model.params().init(1337, ops);
   configs::OptimConfig oc;
   oc.weight_decay = 0.0;
-  trainer::AdamW opt(oc, model.params(), ops);
+  trainer::AdamW opt(oc, model.params(), ops, {0, model.params().total_elements()});
   const std::vector<int32_t> batch = random_windows(4, cfg.seq_len, 64, 11);
   std::vector<double> losses;
   for (int s = 0; s < steps; ++s) {
     model.params().zero_grads(ops);
     losses.push_back(model.forward(batch));
     model.backward(1.0f);
-    opt.step(lr, 1.0);
+    trainer::adamw_step_one_rank(opt, lr, 1.0);
   }
   losses.push_back(model.forward(batch));
   return losses;
@@ -50,7 +51,7 @@ TEST(Training, FreshModelLossIsLogVocab) {
   for (int vocab : {64, 256}) {
     const configs::ModelConfig cfg = small_model(vocab + 64);  // padded columns must not count
     const kernels::Ops& ops = kernels::ops_for(Device::kCpu);
-    trainer::Gpt2Model model(cfg, vocab, 4, ops, Device::kCpu, {DType::F32, DType::F32});
+    model::Gpt2Model model(cfg, vocab, 4, ops, Device::kCpu, {DType::F32, DType::F32}, kiln_test::self_comm());
     model.params().init(42, ops);
     const double loss = model.forward(random_windows(4, cfg.seq_len, vocab, 9));
     EXPECT_NEAR(loss, std::log(double(vocab)), 0.05) << "vocab " << vocab;
@@ -111,7 +112,7 @@ TEST(Training, TrainerRunWritesRunFolderAndLearns) {
   cfg.optim.warmup_steps = 5;
   cfg.eval.every = 20;
   cfg.eval.batches = 4;
-  trainer::Trainer t(cfg);
+  trainer::Trainer t(cfg, kiln_test::one_rank_cpu());
   const trainer::RunSummary s = t.run();
 
   const std::string run = dir + "/runs/t";
