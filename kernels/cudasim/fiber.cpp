@@ -20,11 +20,8 @@
 #include <ucontext.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN  // fiber.h
 #include <sanitizer/common_interface_defs.h>
-#define KILN_CUDASIM_ASAN 1
-#else
-#define KILN_CUDASIM_ASAN 0
 #endif
 // The race-check build instruments the kernels with ThreadSanitizer but compiles the simulator's
 // own files without it (their bookkeeping is shared by all fibers on purpose); this file then
@@ -225,8 +222,10 @@ void fiber_switch(FiberContext& from, FiberContext& to) {
 void fiber_exit_to(FiberContext& from, FiberContext& to) {
   before_switch(from, to, true);
 #if KILN_CUDASIM_ASM_SWITCH
-  void* discard = nullptr;
-  cudasim_switch_stack(&discard, to.sp);
+  // The exiting stack pointer is saved into `from` (reset by the next fiber_prepare), never into a
+  // local: under ASan's detect_stack_use_after_return a local lives on the fiber's fake stack,
+  // which before_switch has just released.
+  cudasim_switch_stack(&from.sp, to.sp);
 #else
   if (!to.started) {
     to.started = true;

@@ -15,6 +15,20 @@
 
 #include <cstddef>
 
+// Whether this translation unit is built with AddressSanitizer: GCC defines __SANITIZE_ADDRESS__,
+// clang answers __has_feature(address_sanitizer) only (scripts/test.sh --sanitize builds with
+// clang). Every ASan-only piece of the simulator tests KILN_CUDASIM_ASAN.
+#if defined(__SANITIZE_ADDRESS__)
+#define KILN_CUDASIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KILN_CUDASIM_ASAN 1
+#endif
+#endif
+#ifndef KILN_CUDASIM_ASAN
+#define KILN_CUDASIM_ASAN 0
+#endif
+
 namespace cudasim {
 
 // One mmap'd stack with a PROT_NONE guard page below it: an overflow faults instead of silently

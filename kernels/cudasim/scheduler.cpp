@@ -36,7 +36,7 @@
 #include "kernels/cudasim/launch.h"
 #include "kernels/cudasim/device_api.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -53,7 +53,7 @@ using detail::BarrierOp;
 using detail::WarpOp;
 
 constexpr int kMaxThreads = 1024;
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN
 constexpr size_t kStackBytes = 512 * 1024;  // instrumented frames are larger
 #else
 constexpr size_t kStackBytes = 128 * 1024;
@@ -400,7 +400,7 @@ void run_block(Runner& r, uint3 block_idx) {
   g_stats.switches += switches;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN
 // AddressSanitizer's report names the access; this adds which simulated thread made it.
 void print_context_on_death() {
   Runner& r = g_runner;
@@ -427,7 +427,7 @@ void run_grid(const KernelRun& run, dim3 grid, dim3 block, size_t shared_bytes) 
     return;
   }
   std::lock_guard<std::mutex> lock(g_launch_mutex);
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN
   static const bool registered = (__sanitizer_set_death_callback(&print_context_on_death), true);
   (void)registered;
 #endif
@@ -445,7 +445,7 @@ void run_grid(const KernelRun& run, dim3 grid, dim3 block, size_t shared_bytes) 
   }
   r.ready.assign(size_t(r.n_threads), 0);
   r.shared_bytes = shared_bytes;
-#if defined(__SANITIZE_ADDRESS__)
+#if KILN_CUDASIM_ASAN
   const size_t guard = 0;  // an exact-size allocation: AddressSanitizer guards the end itself
 #else
   const size_t guard = kGuardBytes;

@@ -49,7 +49,8 @@ void trace_launch(const char* kernel_name, dim3 grid, dim3 block, size_t shared_
 }
 
 // "const char* cudasim::detail::kernel_name() [with auto Kernel = ns::{anonymous}::k<ns::T, 32>]"
-// -> "k<T, 32>": the kernel's name as in the source, namespaces dropped (also in its arguments).
+// (GCC; clang: "[Kernel = &ns::(anonymous namespace)::k<ns::T, 32>]") -> "k<T, 32>": the kernel's
+// name as in the source, namespaces dropped (also in its arguments).
 std::string kernel_display_name(const char* pretty) {
   std::string s = pretty;
   const size_t start = s.find("Kernel = ");
@@ -64,6 +65,8 @@ std::string kernel_display_name(const char* pretty) {
     name += c;
   }
   if (!name.empty() && name[0] == '&') name.erase(0, 1);
+  // clang spells GCC's "{anonymous}::" as "(anonymous namespace)::".
+  for (size_t a; (a = name.find("(anonymous namespace)::")) != std::string::npos;) name.erase(a, 23);
   // Drop every namespace qualifier ("ns::", "{anonymous}::"), in the name and its arguments.
   std::string out;
   for (size_t k = 0; k < name.size(); ++k) {
