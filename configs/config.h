@@ -59,7 +59,7 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  std::string device = "auto";     // auto | cpu | cuda
+  std::string device = "auto";     // auto | cpu | cuda | cudasim (CUDA kernels on the CPU simulator)
   std::string precision = "auto";  // auto (bf16 on a GPU, fp32 on the CPU) | fp32 | bf16 | fp16
   int micro_batch = 16;            // sequences per forward/backward on one rank
   int global_batch = 512;          // sequences per optimizer step, all ranks together

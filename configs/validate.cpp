@@ -138,7 +138,7 @@ std::vector<std::string> validation_problems(const Config& c) {
   p.non_empty("data.val", c.data.val, "a glob of shard files such as data/x/val_*.h5");
 
   const TrainConfig& t = c.train;
-  p.one_of("train.device", t.device, {"auto", "cpu", "cuda"});
+  p.one_of("train.device", t.device, {"auto", "cpu", "cuda", "cudasim"});
   p.one_of("train.precision", t.precision, {"auto", "fp32", "bf16", "fp16"});
   p.at_least("train.micro_batch", int64_t{t.micro_batch}, 1);
   p.at_least("train.global_batch", int64_t{t.global_batch}, 1);

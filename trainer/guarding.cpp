@@ -76,7 +76,7 @@ void Trainer::report_skipped_step(int step, const StepResult& r, const data::Loa
 // findings are gathered over the world; the text (the same on every rank) names ranks and tensors.
 // Costs one more forward + backward of the step, and a host copy of the weights and gradients.
 std::string Trainer::explain_non_finite(int step, const data::LoaderState& before) {
-  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  const kernels::Ops& ops = model::ops_for(res_);
   model::ParamArena& P = model_->params();
   std::vector<double> mine(kRecord, 0.0);
   auto found = [&](int what, int micro, int param, const kernels::FiniteScan& f, int64_t count) {

@@ -27,7 +27,7 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
     : cfg_(cfg), groups_(groups), layout_(groups.layout), guard_(cfg.train),
       faults_(FaultInjection::from_env(groups.layout.rank)) {
   res_ = model::resolve_placement(cfg.train);
-  const kernels::Ops& ops = kernels::ops_for(res_.device);
+  const kernels::Ops& ops = model::ops_for(res_);
   accum_ = configs::accumulation_steps(cfg, layout_.dp);
   const bool zero1 = cfg.parallel.zero == 1 && layout_.dp > 1;
   // Every size is checked against int64 and the memory available before anything is allocated.
@@ -98,7 +98,7 @@ StepResult Trainer::train_step() {
   set_phase(step, "train");
   faults_.at_step_start(step);                                        // test hooks (KILN_TEST_FAULT)
   model::ParamArena& params = model_->params();
-  params.zero_grads(kernels::ops_for(res_.device));
+  params.zero_grads(model::ops_for(res_));
   const data::LoaderState before = loader_->state();                  // for a skipped step's recompute
   const bool replay = replay_->due(step);
   const auto bucket_ready = [&](int k) { grad_sync_->bucket_ready(k, {}); };
@@ -136,7 +136,7 @@ void Trainer::print_banner() const {
   const double params = double(model_->params().global_parameter_count());
   if (!is_root()) return;
   std::printf("kiln | run %s | device %s | precision %s | layout %s%s\n", run_dir_.c_str(),
-              kernels::device_name(res_.device), kernels::dtype_name(res_.precision), layout_.str().c_str(),
+              model::placement_name(res_), kernels::dtype_name(res_.precision), layout_.str().c_str(),
               cfg_.parallel.zero == 1 && layout_.dp > 1 ? " zero1" : "");
   const configs::ModelConfig& m = cfg_.model;
   const std::string kv = m.is_llama() ? " KV=" + std::to_string(m.kv_heads()) : "";
@@ -147,6 +147,9 @@ void Trainer::print_banner() const {
               cfg_.train.micro_batch, accum_, (long long)loader_->num_windows());
   if (res_.device == kernels::Device::kCuda)
     std::printf("kiln | devices: %d x %s (one per rank)\n", layout_.world, kernels::gpu_name().c_str());
+  else if (res_.simulated)
+    std::printf("kiln | devices: %d simulated GPU%s (kiln's CUDA kernels on the CPU simulator: slow, for debugging)\n",
+                layout_.world, layout_.world > 1 ? "s" : "");
   else
     std::printf("kiln | devices: %d CPU rank%s x %d OpenMP threads\n", layout_.world, layout_.world > 1 ? "s" : "",
                 omp_get_max_threads());

@@ -73,16 +73,15 @@ void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v
   const cudaStream_t stream = cuda_stream(s);
   const unsigned blocks = grid_for(n, kThreads);
   if (compute.empty()) {
-    adamw_kernel<float><<<blocks, kThreads, 0, stream>>>(ptr<float>(master), nullptr, ptr<float>(grad), ptr<float>(m),
-                                                         ptr<float>(v), n, k);
+    launch<adamw_kernel<float>>(op, blocks, kThreads, 0, stream, ptr<float>(master), nullptr, ptr<float>(grad),
+                                ptr<float>(m), ptr<float>(v), n, k);
   } else {
     dispatch_float(op, "compute", compute.dtype, [&](auto tag) {
       using C = decltype(tag);
-      adamw_kernel<C><<<blocks, kThreads, 0, stream>>>(ptr<float>(master), ptr<C>(compute), ptr<float>(grad),
-                                                       ptr<float>(m), ptr<float>(v), n, k);
+      launch<adamw_kernel<C>>(op, blocks, kThreads, 0, stream, ptr<float>(master), ptr<C>(compute), ptr<float>(grad),
+                              ptr<float>(m), ptr<float>(v), n, k);
     });
   }
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

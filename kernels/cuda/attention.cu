@@ -98,11 +98,11 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s)
     using T = decltype(tag);
     dispatch_head(a.hs, [&](auto dc) {
       constexpr int D = decltype(dc)::value;
-      attention_forward_kernel<T, D, kBlockRows, kTileRows><<<grid, kBlockRows * AttnShape<D>::G, 0, stream>>>(
-          ptr<T>(out), ptr<float>(lse), ptr<T>(qkv), a.T, a.C, a.NH, a.hs, a.scale);
+      launch<attention_forward_kernel<T, D, kBlockRows, kTileRows>>(op, grid, kBlockRows * AttnShape<D>::G, 0, stream,
+                                                                    ptr<T>(out), ptr<float>(lse), ptr<T>(qkv), a.T,
+                                                                    a.C, a.NH, a.hs, a.scale);
     });
   });
-  check_launch(op, stream);
 }
 
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, Stream s) {
@@ -119,18 +119,17 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
   dispatch_float(op, "qkv", qkv.dtype, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kDThreads = 256;  // 8 rows per block
-    attention_backward_d_kernel<T><<<static_cast<unsigned>(ceil_div(rows, kDThreads / 32)), kDThreads, 0, stream>>>(
-        Drow, ptr<T>(dout), ptr<T>(out), a.B, a.T, a.C, a.NH, a.hs);
-    check_launch(op, stream);
+    launch<attention_backward_d_kernel<T>>(op, static_cast<unsigned>(ceil_div(rows, kDThreads / 32)), kDThreads, 0,
+                                           stream, Drow, ptr<T>(dout), ptr<T>(out), a.B, a.T, a.C, a.NH, a.hs);
     dispatch_head(a.hs, [&](auto dc) {
       constexpr int D = decltype(dc)::value;
       constexpr int threads = kBlockRows * AttnShape<D>::G;
-      attention_backward_dkdv_kernel<T, D, kBlockRows, kTileRows><<<grid, threads, 0, stream>>>(
-          ptr<T>(dqkv), ptr<T>(dout), ptr<T>(qkv), ptr<float>(lse), Drow, a.T, a.C, a.NH, a.hs, a.scale);
-      check_launch(op, stream);
-      attention_backward_dq_kernel<T, D, kBlockRows, kTileRows><<<grid, threads, 0, stream>>>(
-          ptr<T>(dqkv), ptr<T>(dout), ptr<T>(qkv), ptr<float>(lse), Drow, a.T, a.C, a.NH, a.hs, a.scale);
-      check_launch(op, stream);
+      launch<attention_backward_dkdv_kernel<T, D, kBlockRows, kTileRows>>(
+          op, grid, threads, 0, stream, ptr<T>(dqkv), ptr<T>(dout), ptr<T>(qkv), ptr<float>(lse), Drow, a.T, a.C, a.NH,
+          a.hs, a.scale);
+      launch<attention_backward_dq_kernel<T, D, kBlockRows, kTileRows>>(op, grid, threads, 0, stream, ptr<T>(dqkv),
+                                                                        ptr<T>(dout), ptr<T>(qkv), ptr<float>(lse),
+                                                                        Drow, a.T, a.C, a.NH, a.hs, a.scale);
     });
   });
 }
@@ -158,7 +157,7 @@ __global__ void append_kv_kernel(T* k_cache, T* v_cache, const T* qkv, int pos0,
 template <class T>
 __global__ void attention_cached_kernel(T* out, const T* qkv, const T* k_cache, const T* v_cache, int pos0, int C,
                                         int hs, float scale) {
-  extern __shared__ float scores[];  // (keys)
+  KILN_DYNAMIC_SHARED(float, scores);  // (keys)
   __shared__ float reduce_scratch[32];
   const int i = blockIdx.x, h = blockIdx.y, keys = pos0 + i + 1;
   const T* q = qkv + int64_t(i) * 3 * C + int64_t(h) * hs;
@@ -202,14 +201,13 @@ void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_c
   const float scale = 1.0f / std::sqrt(float(hs));
   dispatch_float(op, "qkv", qkv.dtype, [&](auto tag) {
     using T = decltype(tag);
-    append_kv_kernel<T><<<grid_for(n * C, 256), 256, 0, stream>>>(ptr<T>(k_cache), ptr<T>(v_cache), ptr<T>(qkv),
-                                                                  pos0, int(n), int(C));
+    launch<append_kv_kernel<T>>(op, grid_for(n * C, 256), 256, 0, stream, ptr<T>(k_cache), ptr<T>(v_cache),
+                                ptr<T>(qkv), pos0, int(n), int(C));
     const dim3 grid{unsigned(n), unsigned(n_head)};
     const size_t shared = size_t(pos0 + n) * sizeof(float);
-    attention_cached_kernel<T><<<grid, kCachedThreads, shared, stream>>>(ptr<T>(out), ptr<T>(qkv), ptr<T>(k_cache),
-                                                                         ptr<T>(v_cache), pos0, int(C), hs, scale);
+    launch<attention_cached_kernel<T>>(op, grid, kCachedThreads, shared, stream, ptr<T>(out), ptr<T>(qkv),
+                                       ptr<T>(k_cache), ptr<T>(v_cache), pos0, int(C), hs, scale);
   });
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

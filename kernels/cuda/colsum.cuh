@@ -70,12 +70,10 @@ void colsum_accumulate(const char* op, Out0* out0, Out1* out1, int64_t N, int64_
   KILN_CHECK(chunks <= 65535, op_msg(op, "too many rows for the column reduction: " + std::to_string(N)));
   float2* partial = static_cast<float2*>(scratch(sizeof(float2) * size_t(chunks * C), stream));
   const dim3 grid(static_cast<unsigned>(ceil_div(C, 32)), static_cast<unsigned>(chunks));
-  colsum_partial_kernel<F><<<grid, dim3(32, kColsumRowThreads), 0, stream>>>(partial, N, C, f);
-  check_launch(op, stream);
+  launch<colsum_partial_kernel<F>>(op, grid, dim3(32, kColsumRowThreads), 0, stream, partial, N, C, f);
   constexpr int kThreads = 256;
-  colsum_finish_kernel<Out0, Out1>
-      <<<static_cast<unsigned>(ceil_div(C, kThreads)), kThreads, 0, stream>>>(out0, out1, partial, C, int(chunks));
-  check_launch(op, stream);
+  launch<colsum_finish_kernel<Out0, Out1>>(op, static_cast<unsigned>(ceil_div(C, kThreads)), kThreads, 0, stream,
+                                           out0, out1, partial, C, int(chunks));
 }
 
 }  // namespace kernels::cuda

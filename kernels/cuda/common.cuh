@@ -1,8 +1,9 @@
 // kernels/cuda/common.cuh
-// What every CUDA op file shares: the one CUDA error check, launch checking, this backend's dtype
-// checks (each op's shape checks are kernels/op_checks.h, shared with the CPU backend), the
-// fp32 <-> bf16/fp16 conversions, dtype dispatch to the device scalar types, and warp/block
-// reductions.
+// What every CUDA op file shares: the one CUDA error check, the launch helper (launch<kernel>(...),
+// GPU or simulator) and its check, this backend's dtype checks (each op's shape checks are
+// kernels/op_checks.h, shared with the CPU backend), the fp32 <-> bf16/fp16 conversions, dtype
+// dispatch to the device scalar types, and warp/block reductions. The CUDA headers come through
+// compat.cuh.
 // Included only by kernels/cuda/*.cu (never by a header that trainer/ or tools/ see).
 // Not here: per-stream resources (context.cuh), any op's math.
 //
@@ -13,16 +14,13 @@
 // which is exactly what the CPU backend emulates. fp64 exists only on the CPU (gradient checks).
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
 
 #include "kernels/check.h"
+#include "kernels/cuda/compat.cuh"
 #include "kernels/dtype.h"
 #include "kernels/op_checks.h"
 #include "kernels/tensor.h"
@@ -54,6 +52,14 @@ inline void check_launch(const char* op, cudaStream_t stream) {
     const cudaError_t e = cudaStreamSynchronize(stream);
     if (e != cudaSuccess) ::kernels::fail(op, cudaGetErrorString(e), __FILE__, __LINE__);
   }
+}
+
+// The one way op files launch a kernel (GPU or simulator, compat.cuh), followed by check_launch:
+//   launch<my_kernel<T>>(op, grid, block, shared_bytes, stream, args...);
+template <auto Kernel, class... Args>
+void launch(const char* op, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  launch_kernel<Kernel>(grid, block, shared_bytes, stream, std::forward<Args>(args)...);
+  check_launch(op, stream);
 }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -26,9 +26,13 @@ struct StreamResources {
 };
 
 // One mutex for the maps: resources are looked up once per op, contention is negligible.
+// The maps are never destroyed: their buffers and handles live until the process exits, and stay
+// reachable to the end (a destroyed map would leave them unreachable, which LeakSanitizer reports
+// as leaks, and an op running during static destruction would find the map gone).
 std::mutex g_mutex;
-std::map<int, cublasLtHandle_t> g_handles;
-std::map<std::pair<int, cudaStream_t>, StreamResources> g_streams;
+std::map<int, cublasLtHandle_t>& g_handles = *new std::map<int, cublasLtHandle_t>;
+std::map<std::pair<int, cudaStream_t>, StreamResources>& g_streams =
+    *new std::map<std::pair<int, cudaStream_t>, StreamResources>;
 
 }  // namespace
 

@@ -12,11 +12,10 @@
 // Resources live until the process exits; they are never freed (CUDA tears the context down).
 #pragma once
 
-#include <cublasLt.h>
-
 #include <cstddef>
 
 #include "kernels/cuda/common.cuh"
+#include KILN_CUBLASLT_HEADER  // cuBLASLt, or the simulator's stand-in (compat.cuh)
 
 #define KILN_CUBLAS_CHECK(call)                                                            \
   do {                                                                                     \

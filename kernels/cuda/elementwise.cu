@@ -36,9 +36,9 @@ void residual_forward(Tensor out, Tensor a, Tensor b, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "a", a.dtype, [&](auto tag) {
     using T = decltype(tag);
-    residual_forward_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(ptr<T>(out), ptr<T>(a), ptr<T>(b), n);
+    launch<residual_forward_kernel<T>>(op, grid_for(n, kThreads), kThreads, 0, stream, ptr<T>(out), ptr<T>(a),
+                                       ptr<T>(b), n);
   });
-  check_launch(op, stream);
 }
 
 void cast(Tensor dst, Tensor src, Stream s) {
@@ -58,10 +58,9 @@ void cast(Tensor dst, Tensor src, Stream s) {
     using Src = decltype(src_tag);
     dispatch_float(op, "dst", dst.dtype, [&](auto dst_tag) {
       using Dst = decltype(dst_tag);
-      cast_kernel<Dst, Src><<<grid_for(n, kThreads), kThreads, 0, stream>>>(ptr<Dst>(dst), ptr<Src>(src), n);
+      launch<cast_kernel<Dst, Src>>(op, grid_for(n, kThreads), kThreads, 0, stream, ptr<Dst>(dst), ptr<Src>(src), n);
     });
   });
-  check_launch(op, stream);
 }
 
 void zero(Tensor x, Stream s) {

@@ -15,11 +15,11 @@
 // Negative token ids are a caller bug: they are caught on the device, print their position and
 // trap (the error surfaces at the next synchronizing call, or at once with KILN_CUDA_SYNC_CHECK=1).
 #include <cstdio>
-#include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/context.cuh"
 #include "kernels/cuda/ops_cuda.h"
+#include KILN_CUB_RADIX_SORT_HEADER  // cub, or the simulator's stand-in (compat.cuh)
 
 namespace kernels::cuda {
 
@@ -104,10 +104,10 @@ void embedding_forward(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vo
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "wte", wte.dtype, [&](auto tag) {
     using T_ = decltype(tag);
-    embedding_forward_kernel<T_><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
-        ptr<T_>(out), ptr<int32_t>(tokens), ptr<T_>(wte), ptr_or_null<T_>(wpe), B * T, T, C, vocab_start, Vs);
+    launch<embedding_forward_kernel<T_>>(op, grid_for(n, kThreads), kThreads, 0, stream, ptr<T_>(out),
+                                         ptr<int32_t>(tokens), ptr<T_>(wte), ptr_or_null<T_>(wpe), B * T, T, C,
+                                         vocab_start, Vs);
   });
-  check_launch(op, stream);
 }
 
 void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s) {
@@ -137,9 +137,8 @@ void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, in
   int32_t* sorted_pos = reinterpret_cast<int32_t*>(base + 3 * arr);
   void* temp = base + 4 * arr;
 
-  embedding_keys_kernel<<<grid_for(BT, kThreads), kThreads, 0, stream>>>(keys, positions, ptr<int32_t>(tokens), BT,
-                                                                         vocab_start, Vs);
-  check_launch(op, stream);
+  launch<embedding_keys_kernel>(op, grid_for(BT, kThreads), kThreads, 0, stream, keys, positions,
+                                ptr<int32_t>(tokens), BT, vocab_start, Vs);
   // Radix sort is stable: equal keys keep ascending positions, the CPU's summation order.
   KILN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys, sorted_keys, positions, sorted_pos, BT, 0,
                                                   end_bit, stream));
@@ -150,17 +149,15 @@ void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, in
     dispatch_grad<D>(dwte.dtype, [&](auto gtag) {
       using G = decltype(gtag);
       const int threads = C >= kThreads ? kThreads : int(ceil_div(C, 32) * 32);
-      embedding_dwte_kernel<D, G><<<static_cast<unsigned>(BT), threads, 0, stream>>>(
-          ptr<G>(dwte), ptr<D>(dout), sorted_keys, sorted_pos, BT, C, Vs);
+      launch<embedding_dwte_kernel<D, G>>(op, static_cast<unsigned>(BT), threads, 0, stream, ptr<G>(dwte),
+                                          ptr<D>(dout), sorted_keys, sorted_pos, BT, C, Vs);
     });
-    check_launch(op, stream);
     if (dwpe.empty()) return;
     dispatch_grad<D>(dwpe.dtype, [&](auto gtag) {
       using G = decltype(gtag);
-      embedding_dwpe_kernel<D, G>
-          <<<grid_for(T * C, kThreads), kThreads, 0, stream>>>(ptr<G>(dwpe), ptr<D>(dout), B, T, C);
+      launch<embedding_dwpe_kernel<D, G>>(op, grid_for(T * C, kThreads), kThreads, 0, stream, ptr<G>(dwpe),
+                                          ptr<D>(dout), B, T, C);
     });
-    check_launch(op, stream);
   });
 }
 

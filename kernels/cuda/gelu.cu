@@ -51,9 +51,9 @@ void gelu_forward(Tensor out, Tensor inp, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "inp", inp.dtype, [&](auto tag) {
     using T = decltype(tag);
-    gelu_forward_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(ptr<T>(out), ptr<T>(inp), n, gelu_k());
+    launch<gelu_forward_kernel<T>>(op, grid_for(n, kThreads), kThreads, 0, stream, ptr<T>(out), ptr<T>(inp), n,
+                                   gelu_k());
   });
-  check_launch(op, stream);
 }
 
 void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s) {
@@ -65,10 +65,9 @@ void gelu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "inp", inp.dtype, [&](auto tag) {
     using T = decltype(tag);
-    gelu_backward_kernel<T>
-        <<<grid_for(n, kThreads), kThreads, 0, stream>>>(ptr<T>(dinp), ptr<T>(dout), ptr<T>(inp), n, gelu_k());
+    launch<gelu_backward_kernel<T>>(op, grid_for(n, kThreads), kThreads, 0, stream, ptr<T>(dinp), ptr<T>(dout),
+                                    ptr<T>(inp), n, gelu_k());
   });
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

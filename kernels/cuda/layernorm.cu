@@ -110,10 +110,10 @@ void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor we
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "x", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    layernorm_forward_kernel<T><<<row_blocks(N), 32 * kRowsPerBlock, 0, stream>>>(
-        ptr<T>(out), ptr<float>(mean), ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), ptr<T>(bias), N, int(C));
+    launch<layernorm_forward_kernel<T>>(op, row_blocks(N), 32 * kRowsPerBlock, 0, stream, ptr<T>(out),
+                                        ptr<float>(mean), ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), ptr<T>(bias), N,
+                                        int(C));
   });
-  check_launch(op, stream);
 }
 
 void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight, Tensor mean,
@@ -132,9 +132,9 @@ void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Te
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "x", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    layernorm_backward_dx_kernel<T><<<row_blocks(N), 32 * kRowsPerBlock, 0, stream>>>(
-        ptr<T>(dx), ptr<T>(dout), ptr<T>(x), ptr<T>(weight), ptr<float>(mean), ptr<float>(rstd), N, int(C));
-    check_launch(op, stream);
+    launch<layernorm_backward_dx_kernel<T>>(op, row_blocks(N), 32 * kRowsPerBlock, 0, stream, ptr<T>(dx),
+                                            ptr<T>(dout), ptr<T>(x), ptr<T>(weight), ptr<float>(mean),
+                                            ptr<float>(rstd), N, int(C));
     const LayernormParamGradTerms<T> f{ptr<T>(dout), ptr<T>(x), ptr<float>(mean), ptr<float>(rstd), C};
     dispatch_grad<T>(dweight.dtype, [&](auto wtag) {
       using W = decltype(wtag);

@@ -205,16 +205,15 @@ void gemm(const char* op, const Gemm& g, cudaStream_t stream) {
       constexpr int kThreads = 256;
       const unsigned blocks = grid_for(g.m * g.n, kThreads);
       if (g.d_type == CUDA_R_32F) {
-        add_bias_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<float*>(g.D), static_cast<const float*>(g.bias),
-                                                         g.m, g.n, g.ldd);
+        launch<add_bias_kernel<float>>(op, blocks, kThreads, 0, stream, static_cast<float*>(g.D),
+                                       static_cast<const float*>(g.bias), g.m, g.n, g.ldd);
       } else if (g.d_type == CUDA_R_16BF) {
-        add_bias_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<__nv_bfloat16*>(g.D),
-                                                         static_cast<const __nv_bfloat16*>(g.bias), g.m, g.n, g.ldd);
+        launch<add_bias_kernel<__nv_bfloat16>>(op, blocks, kThreads, 0, stream, static_cast<__nv_bfloat16*>(g.D),
+                                               static_cast<const __nv_bfloat16*>(g.bias), g.m, g.n, g.ldd);
       } else {
-        add_bias_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<__half*>(g.D), static_cast<const __half*>(g.bias),
-                                                         g.m, g.n, g.ldd);
+        launch<add_bias_kernel<__half>>(op, blocks, kThreads, 0, stream, static_cast<__half*>(g.D),
+                                        static_cast<const __half*>(g.bias), g.m, g.n, g.ldd);
       }
-      check_launch(op, stream);
       return;
     }
   }

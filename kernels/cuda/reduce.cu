@@ -66,11 +66,9 @@ void sum_squares(Tensor out, Tensor x, Stream s) {
   double* partial = static_cast<double*>(scratch(sizeof(double) * kMaxBlocks, stream));
   dispatch_float(op, "x", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    sum_squares_partial_kernel<T><<<blocks, kThreads, 0, stream>>>(partial, ptr<T>(x), n);
+    launch<sum_squares_partial_kernel<T>>(op, blocks, kThreads, 0, stream, partial, ptr<T>(x), n);
   });
-  check_launch(op, stream);
-  sum_squares_finish_kernel<<<1, kThreads, 0, stream>>>(ptr<float>(out), partial, blocks);
-  check_launch(op, stream);
+  launch<sum_squares_finish_kernel>(op, 1, kThreads, 0, stream, ptr<float>(out), partial, blocks);
 }
 
 }  // namespace kernels::cuda

@@ -111,10 +111,9 @@ void rmsnorm_forward(Tensor out, Tensor rstd, Tensor x, Tensor weight, float eps
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "x", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    rmsnorm_forward_kernel<T><<<row_blocks(d.N), 32 * kRowsPerBlock, 0, stream>>>(
-        ptr<T>(out), ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), d.N, int(d.C), eps);
+    launch<rmsnorm_forward_kernel<T>>(op, row_blocks(d.N), 32 * kRowsPerBlock, 0, stream, ptr<T>(out),
+                                      ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), d.N, int(d.C), eps);
   });
-  check_launch(op, stream);
 }
 
 void residual_rmsnorm_forward(Tensor sum, Tensor out, Tensor rstd, Tensor a, Tensor b, Tensor weight, float eps,
@@ -129,10 +128,10 @@ void residual_rmsnorm_forward(Tensor sum, Tensor out, Tensor rstd, Tensor a, Ten
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "a", a.dtype, [&](auto tag) {
     using T = decltype(tag);
-    residual_rmsnorm_forward_kernel<T><<<row_blocks(d.N), 32 * kRowsPerBlock, 0, stream>>>(
-        ptr<T>(sum), ptr<T>(out), ptr<float>(rstd), ptr<T>(a), ptr<T>(b), ptr<T>(weight), d.N, int(d.C), eps);
+    launch<residual_rmsnorm_forward_kernel<T>>(op, row_blocks(d.N), 32 * kRowsPerBlock, 0, stream, ptr<T>(sum),
+                                               ptr<T>(out), ptr<float>(rstd), ptr<T>(a), ptr<T>(b), ptr<T>(weight),
+                                               d.N, int(d.C), eps);
   });
-  check_launch(op, stream);
 }
 
 void rmsnorm_backward(Tensor dx, Tensor dweight, Tensor dout, Tensor x, Tensor weight, Tensor rstd, Stream s) {
@@ -147,9 +146,8 @@ void rmsnorm_backward(Tensor dx, Tensor dweight, Tensor dout, Tensor x, Tensor w
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "x", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    rmsnorm_backward_dx_kernel<T><<<row_blocks(d.N), 32 * kRowsPerBlock, 0, stream>>>(
-        ptr<T>(dx), ptr<T>(dout), ptr<T>(x), ptr<T>(weight), ptr<float>(rstd), d.N, int(d.C));
-    check_launch(op, stream);
+    launch<rmsnorm_backward_dx_kernel<T>>(op, row_blocks(d.N), 32 * kRowsPerBlock, 0, stream, ptr<T>(dx),
+                                          ptr<T>(dout), ptr<T>(x), ptr<T>(weight), ptr<float>(rstd), d.N, int(d.C));
     const RmsnormWeightGradTerms<T> f{ptr<T>(dout), ptr<T>(x), ptr<float>(rstd), d.C};
     dispatch_grad<T>(dweight.dtype, [&](auto wtag) {
       using W = decltype(wtag);

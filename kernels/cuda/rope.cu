@@ -46,10 +46,9 @@ void rope(const char* op, const AttentionDims& d, Tensor& x, int pos0, float the
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "qkv", x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    rope_kernel<T><<<static_cast<unsigned>(d.B * d.T), dim3(kPairThreads, kHeadThreads), 0, stream>>>(
-        ptr<T>(x), int(d.T), int(d.W), int(d.NH + d.NKV), int(d.hs), pos0, double(theta), sign);
+    launch<rope_kernel<T>>(op, static_cast<unsigned>(d.B * d.T), dim3(kPairThreads, kHeadThreads), 0, stream,
+                           ptr<T>(x), int(d.T), int(d.W), int(d.NH + d.NKV), int(d.hs), pos0, double(theta), sign);
   });
-  check_launch(op, stream);
 }
 
 }  // namespace

@@ -105,10 +105,10 @@ void softmax_xent(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, 
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "logits", logits.dtype, [&](auto tag) {
     using T = decltype(tag);
-    softmax_xent_kernel<T><<<static_cast<unsigned>(N), kThreads, 0, stream>>>(
-        ptr<float>(losses), ptr_or_null<T>(dlogits), ptr<T>(logits), ptr<int32_t>(targets), V, vocab_real, dloss);
+    launch<softmax_xent_kernel<T>>(op, static_cast<unsigned>(N), kThreads, 0, stream, ptr<float>(losses),
+                                   ptr_or_null<T>(dlogits), ptr<T>(logits), ptr<int32_t>(targets), V, vocab_real,
+                                   dloss);
   });
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

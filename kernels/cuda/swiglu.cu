@@ -49,10 +49,9 @@ void swiglu_forward(Tensor out, Tensor inp, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "inp", inp.dtype, [&](auto tag) {
     using T = decltype(tag);
-    swiglu_forward_kernel<T>
-        <<<grid_for(d.N * d.C, kThreads), kThreads, 0, stream>>>(ptr<T>(out), ptr<T>(inp), d.N, d.C);
+    launch<swiglu_forward_kernel<T>>(op, grid_for(d.N * d.C, kThreads), kThreads, 0, stream, ptr<T>(out),
+                                     ptr<T>(inp), d.N, d.C);
   });
-  check_launch(op, stream);
 }
 
 void swiglu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s) {
@@ -64,10 +63,9 @@ void swiglu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s) {
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "inp", inp.dtype, [&](auto tag) {
     using T = decltype(tag);
-    swiglu_backward_kernel<T><<<grid_for(d.N * d.C, kThreads), kThreads, 0, stream>>>(ptr<T>(dinp), ptr<T>(dout),
-                                                                                       ptr<T>(inp), d.N, d.C);
+    launch<swiglu_backward_kernel<T>>(op, grid_for(d.N * d.C, kThreads), kThreads, 0, stream, ptr<T>(dinp),
+                                      ptr<T>(dout), ptr<T>(inp), d.N, d.C);
   });
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

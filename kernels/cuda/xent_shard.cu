@@ -99,9 +99,9 @@ void xent_shard_max(Tensor row_max, Tensor logits, int vocab_start, int vocab_re
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "logits", logits.dtype, [&](auto tag) {
     using T = decltype(tag);
-    xent_shard_max_kernel<T><<<unsigned(N), kThreads, 0, stream>>>(ptr<float>(row_max), ptr<T>(logits), Vs, real);
+    launch<xent_shard_max_kernel<T>>(op, unsigned(N), kThreads, 0, stream, ptr<float>(row_max), ptr<T>(logits), Vs,
+                                     real);
   });
-  check_launch(op, stream);
 }
 
 void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Tensor targets, Tensor row_max,
@@ -115,11 +115,10 @@ void xent_shard_sumexp(Tensor row_sumexp, Tensor target_logit, Tensor logits, Te
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "logits", logits.dtype, [&](auto tag) {
     using T = decltype(tag);
-    xent_shard_sumexp_kernel<T><<<unsigned(N), kThreads, 0, stream>>>(ptr<float>(row_sumexp), ptr<float>(target_logit),
-                                                                      ptr<T>(logits), ptr<int32_t>(targets),
-                                                                      ptr<float>(row_max), Vs, vocab_start, real);
+    launch<xent_shard_sumexp_kernel<T>>(op, unsigned(N), kThreads, 0, stream, ptr<float>(row_sumexp),
+                                        ptr<float>(target_logit), ptr<T>(logits), ptr<int32_t>(targets),
+                                        ptr<float>(row_max), Vs, vocab_start, real);
   });
-  check_launch(op, stream);
 }
 
 void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targets, Tensor row_max, Tensor row_sumexp,
@@ -134,11 +133,11 @@ void xent_shard_finish(Tensor losses, Tensor dlogits, Tensor logits, Tensor targ
   const cudaStream_t stream = cuda_stream(s);
   dispatch_float(op, "logits", logits.dtype, [&](auto tag) {
     using T = decltype(tag);
-    xent_shard_finish_kernel<T><<<unsigned(N), kThreads, 0, stream>>>(
-        ptr<float>(losses), ptr_or_null<T>(dlogits), ptr<T>(logits), ptr<int32_t>(targets), ptr<float>(row_max),
-        ptr<float>(row_sumexp), ptr<float>(target_logit), Vs, vocab_start, real, dloss);
+    launch<xent_shard_finish_kernel<T>>(op, unsigned(N), kThreads, 0, stream, ptr<float>(losses),
+                                        ptr_or_null<T>(dlogits), ptr<T>(logits), ptr<int32_t>(targets),
+                                        ptr<float>(row_max), ptr<float>(row_sumexp), ptr<float>(target_logit), Vs,
+                                        vocab_start, real, dloss);
   });
-  check_launch(op, stream);
 }
 
 }  // namespace kernels::cuda

@@ -103,7 +103,7 @@ TEST(ConfigValidate, EachRuleNamesKeyValueAndExpectation) {
                                   "config has model.arch gpt2, got 5.0e+05"},
       {"model.norm_eps=1e-6", "model.norm_eps: expected no value: it is a model.arch llama key, and this config "
                               "has model.arch gpt2, got 1.0e-06"},
-      {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, got 'gpu'"},
+      {"train.device=gpu", "train.device: expected one of auto, cpu, cuda, cudasim, got 'gpu'"},
       {"train.precision=fp8", "train.precision: expected one of auto, fp32, bf16, fp16, got 'fp8'"},
       {"optim.schedule=step", "optim.schedule: expected one of cosine, linear, constant, got 'step'"},
       {"parallel.zero=2", "parallel.zero: expected 0 or 1, got 2"},

@@ -1,8 +1,9 @@
 // tests/kernels_cuda/test_cuda_attention.cpp
 // CUDA flash-attention kernels vs the CPU reference: out, lse (forward) and dqkv (backward), in
 // fp32 (1e-5) and bf16 (1e-2), at GPT-2 shapes (hs 64) and at head sizes and sequence lengths that
-// are not multiples of the tiles (hs 16, 80, 128; T 1, 65, 100). Causality is checked directly.
-// Skip without a GPU.
+// are not multiples of the tiles (hs 16, 80, 128; T 1, 65, 100), and every class of head size the
+// dispatcher pads to (32, 64, 128) with sizes on both sides of each boundary. Causality is checked
+// directly. Skip without a GPU; on the simulator the GPT-2-sized cases shrink to a shorter T.
 #include "tests/kernels_cuda/cuda_test_util.h"
 
 namespace kernels::test {
@@ -32,9 +33,22 @@ void check_attention(DType dt, int64_t B, int64_t T, int64_t C, int64_t NH) {
 
 TEST(CudaAttention, MatchesCpuAtGpt2Shapes) {
   KILN_REQUIRE_GPU();
+  if (simulated()) {  // GPT-2's head size 64, two query tiles, four key tiles
+    check_attention(DType::F32, 2, 128, 192, 3);
+    check_attention(DType::BF16, 1, 128, 192, 3);
+    return;
+  }
   check_attention(DType::F32, 4, 256, 768, 12);
   check_attention(DType::BF16, 4, 256, 768, 12);
   check_attention(DType::BF16, 1, 1024, 768, 12);  // full GPT-2 context
+}
+
+// Head sizes 1..128 are padded to D = 32, 64 or 128 (attention.cu, dispatch_head): each class, at
+// its edges and inside, with T crossing a query tile (64) and two key tiles (32).
+TEST(CudaAttention, EveryHeadSizeTheDispatcherSupports) {
+  KILN_REQUIRE_GPU();
+  for (int64_t hs : {1, 8, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 127, 128}) check_attention(DType::F32, 1, 70, 2 * hs, 2);
+  for (int64_t hs : {24, 40, 96}) check_attention(DType::BF16, 2, 33, 3 * hs, 3);
 }
 
 TEST(CudaAttention, MatchesCpuAtAwkwardShapes) {
@@ -67,7 +81,7 @@ TEST(CudaAttention, IsCausal) {
 
 TEST(CudaAttention, IsDeterministic) {
   KILN_REQUIRE_GPU();
-  const int64_t B = 2, T = 200, C = 768, NH = 12;
+  const int64_t B = 2, T = full_or_sim<int64_t>(200, 80), C = full_or_sim<int64_t>(768, 192), NH = C / 64;
   TypedTensor qkv(DType::BF16, {B, T, 3 * C}, randn(B * T * 3 * C, 64)),
       dout(DType::BF16, {B, T, C}, randn(B * T * C, 65));
   GpuTensor q(qkv), d(dout), o(DType::BF16, {B, T, C}), l(DType::F32, {B, NH, T});
@@ -103,8 +117,13 @@ void check_cached(DType dt, int64_t C, int64_t NH, int64_t maxT, int64_t prompt,
 
 TEST(CudaAttentionCached, MatchesCpu) {
   KILN_REQUIRE_GPU();
-  check_cached(DType::F32, 768, 12, 1024, 100, 20);
-  check_cached(DType::BF16, 768, 12, 1024, 5, 40);
+  if (simulated()) {
+    check_cached(DType::F32, 192, 3, 256, 40, 8);
+    check_cached(DType::BF16, 192, 3, 256, 5, 12);
+  } else {
+    check_cached(DType::F32, 768, 12, 1024, 100, 20);
+    check_cached(DType::BF16, 768, 12, 1024, 5, 40);
+  }
   check_cached(DType::F32, 96, 3, 40, 1, 39);  // to the last row of the cache
 }
 

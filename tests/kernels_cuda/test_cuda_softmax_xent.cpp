@@ -1,13 +1,21 @@
 // tests/kernels_cuda/test_cuda_softmax_xent.cpp
 // CUDA vs CPU reference for the loss: fused softmax_xent (losses, dlogits separate and in place,
 // padded vocabulary, ignored targets) at V = 50304, and the vocab-parallel three-pass form
-// (xent_shard_*) on one and on two shards. fp32 (1e-5) and bf16 (1e-2). Skip without a GPU.
+// (xent_shard_*) on one and on two shards. fp32 (1e-5) and bf16 (1e-2). Skip without a GPU; the
+// simulator keeps GPT-2's vocabulary but runs fewer rows.
+// The reference for fp32 runs in fp64: over 50257 columns the CPU's own fp32 sum is off by ~2.5e-5
+// (found by the simulator, whose kernel came within 5e-8 of fp64), so it cannot referee 1e-5.
+// bf16/fp16 compare with the CPU's emulation of that dtype, as everywhere.
 #include "tests/kernels_cuda/cuda_test_util.h"
 
 namespace kernels::test {
 namespace {
 
 const Stream kStream{};
+
+// The dtype the reference computes in for a kernel computing in dt (see the header).
+DType ref_dtype(DType dt) { return dt == DType::F32 ? DType::F64 : dt; }
+DType ref_stat_dtype(DType dt) { return dt == DType::F32 ? DType::F64 : DType::F32; }
 
 // Targets in [0, Vr), every 7th ignored (-1).
 std::vector<int32_t> make_targets(int64_t N, int Vr, uint64_t seed) {
@@ -19,18 +27,16 @@ std::vector<int32_t> make_targets(int64_t N, int Vr, uint64_t seed) {
 void check_softmax_xent(DType dt, int64_t N, int64_t V, int Vr, bool in_place) {
   const std::string shape = fmt("N%lld V%lld Vr%d%s", (long long)N, (long long)V, Vr, in_place ? " in place" : "");
   std::vector<int32_t> tgt = make_targets(N, Vr, 70);
-  TypedTensor logits(dt, {N, V}, randn(N * V, 71, 4.0)), losses(DType::F32, {N}), dlogits(dt, {N, V});
+  TypedTensor logits(dt, {N, V}, randn(N * V, 71, 4.0));
   GpuTensor lg(logits), lossg(DType::F32, {N}), dg(dt, {N, V});
   GpuInts tg(tgt, {N});
   const float dloss = 1.0f / float(N);
-  // The CPU writes into a copy when in place, so both sides see the original logits.
-  TypedTensor cpu_logits = logits;
-  cpu_ops().softmax_xent(losses.t(), in_place ? cpu_logits.t() : dlogits.t(), cpu_logits.t(), view(tgt, {N}), Vr, dloss,
-                         Stream::host());
+  TypedTensor ref_logits(ref_dtype(dt), {N, V}, logits.get()), losses(ref_stat_dtype(dt), {N}),
+      dlogits(ref_dtype(dt), {N, V});
+  cpu_ops().softmax_xent(losses.t(), dlogits.t(), ref_logits.t(), view(tgt, {N}), Vr, dloss, Stream::host());
   gpu_ops().softmax_xent(lossg.t(), in_place ? lg.t() : dg.t(), lg.t(), tg.t(), Vr, dloss, kStream);
   expect_close(lossg.get(), losses.get(), 1e-5, label("softmax_xent losses", dt, shape));
-  expect_close(in_place ? lg.get() : dg.get(), in_place ? cpu_logits.get() : dlogits.get(), tol_for(dt),
-               label("softmax_xent dlogits", dt, shape));
+  expect_close(in_place ? lg.get() : dg.get(), dlogits.get(), tol_for(dt), label("softmax_xent dlogits", dt, shape));
   // Padded columns and ignored rows are exactly zero.
   const std::vector<double> d = in_place ? lg.get() : dg.get();
   for (int64_t n = 0; n < N; ++n)
@@ -43,8 +49,8 @@ void check_softmax_xent(DType dt, int64_t N, int64_t V, int Vr, bool in_place) {
 TEST(CudaSoftmaxXent, MatchesCpuAtGpt2Vocab) {
   KILN_REQUIRE_GPU();
   for (DType dt : {DType::F32, DType::BF16}) {
-    check_softmax_xent(dt, 4 * 64, 50304, 50257, false);
-    check_softmax_xent(dt, 4 * 64, 50304, 50257, true);
+    check_softmax_xent(dt, full_or_sim(4 * 64, 9), 50304, 50257, false);
+    check_softmax_xent(dt, full_or_sim(4 * 64, 9), 50304, 50257, true);
   }
 }
 
@@ -57,7 +63,7 @@ TEST(CudaSoftmaxXent, MatchesCpuAtAwkwardShapes) {
 
 TEST(CudaSoftmaxXent, LossesOnlyForward) {
   KILN_REQUIRE_GPU();
-  const int64_t N = 64, V = 50304;
+  const int64_t N = full_or_sim(64, 8), V = 50304;
   const int Vr = 50257;
   std::vector<int32_t> tgt = make_targets(N, Vr, 72);
   TypedTensor logits(DType::BF16, {N, V}, randn(N * V, 73)), losses(DType::F32, {N});
@@ -65,21 +71,23 @@ TEST(CudaSoftmaxXent, LossesOnlyForward) {
   GpuInts tg(tgt, {N});
   cpu_ops().softmax_xent(losses.t(), Tensor{}, logits.t(), view(tgt, {N}), Vr, 0.f, Stream::host());
   gpu_ops().softmax_xent(lossg.t(), Tensor{}, lg.t(), tg.t(), Vr, 0.f, kStream);
-  expect_close(lossg.get(), losses.get(), 1e-5, "softmax_xent losses only, bf16 N64 V50304");
+  expect_close(lossg.get(), losses.get(), 1e-5, fmt("softmax_xent losses only, bf16 N%lld V50304", (long long)N));
 }
 
 // Runs the three passes over `shards` column shards of the logits (the all-reduces done by hand:
 // max, then sums) and compares with the fused CPU softmax_xent.
 void check_shards(DType dt, int shards) {
-  const int64_t N = 96, V = 50304;
+  const int64_t N = full_or_sim(96, 10), V = 50304;
   const int Vr = 50257;
   const int64_t Vs = V / shards;
-  const std::string shape = fmt("N96 V50304 over %d shard(s)", shards);
+  const std::string shape = fmt("N%lld V50304 over %d shard(s)", (long long)N, shards);
   std::vector<int32_t> tgt = make_targets(N, Vr, 74);
   std::vector<double> all = randn(N * V, 75, 3.0);
-  TypedTensor full(dt, {N, V}, all), want_loss(DType::F32, {N}), want_d(dt, {N, V});
+  TypedTensor full(dt, {N, V}, all);
+  TypedTensor full_ref(ref_dtype(dt), {N, V}, full.get()), want_loss(ref_stat_dtype(dt), {N}),
+      want_d(ref_dtype(dt), {N, V});
   const float dloss = 0.5f;
-  cpu_ops().softmax_xent(want_loss.t(), want_d.t(), full.t(), view(tgt, {N}), Vr, dloss, Stream::host());
+  cpu_ops().softmax_xent(want_loss.t(), want_d.t(), full_ref.t(), view(tgt, {N}), Vr, dloss, Stream::host());
 
   std::vector<GpuTensor> logit_shards;
   for (int s = 0; s < shards; ++s) {

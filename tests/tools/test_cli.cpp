@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -118,6 +119,26 @@ TEST(Cli, TrainsTwoStepsOnGoodInput) {
   const Result r = run("train " + prepared(dir));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir + "/runs/r/metrics.jsonl"));
+}
+
+// train.device: cudasim runs the CUDA kernels on the CPU simulator: the same fp32 losses as the CPU.
+TEST(Cli, TrainsOnTheSimulatedGpu) {
+  const std::string dir = kiln_test::scratch_dir("cli");
+  const std::string cfg = prepared(dir);
+  const Result cpu = run("train " + cfg + " run.name=cpu");
+  const Result sim = run("train " + cfg + " run.name=sim train.device=cudasim");
+  ASSERT_EQ(cpu.code, 0) << cpu.out;
+  ASSERT_EQ(sim.code, 0) << sim.out;
+  EXPECT_NE(sim.out.find("device cudasim"), std::string::npos) << sim.out;
+  std::ifstream a(dir + "/runs/cpu/metrics.jsonl"), b(dir + "/runs/sim/metrics.jsonl");
+  std::string la, lb;
+  int steps = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    const double x = nlohmann::json::parse(la)["loss"], y = nlohmann::json::parse(lb)["loss"];
+    EXPECT_NEAR(y, x, 1e-4 * std::fabs(x)) << "step " << steps;
+    ++steps;
+  }
+  EXPECT_EQ(steps, 2);
 }
 
 TEST(Cli, BadConfigExitsTwoNamingTheKey) {

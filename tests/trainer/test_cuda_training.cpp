@@ -4,15 +4,19 @@
 // emulation), on a fresh batch every step, with a padded vocabulary and ignored targets. Also
 // checks that gradients survive the whole path (grad norms agree) and that the GPU run is
 // deterministic. Skips without a GPU (label cpu binary: test_trainer).
+// The same 20 steps on the `cudasim` table (the CUDA kernels on the CPU simulator, host memory)
+// run everywhere: fp32 losses within 1e-4 of the CPU's; train.device: cudasim resolves to that table.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
+#include "kernels/cudasim/ops_cudasim.h"
 #include "kernels/rng.h"
 #include "model/gpt2.h"
 #include "trainer/optimizer.h"
+#include "model/placement.h"
 #include "tests/common/one_rank.h"
 
 namespace {
@@ -39,9 +43,8 @@ struct TrainRun {
 
 // 20 steps, each on its own random batch (a pure function of the step); the last row of every
 // batch is cut short so some targets are ignored.
-TrainRun train_20_steps(Device device, DType compute) {
+TrainRun train_20_steps(const kernels::Ops& ops, Device device, DType compute) {
   const configs::ModelConfig cfg = cuda_test_model();
-  const kernels::Ops& ops = kernels::ops_for(device);
   model::Gpt2Model model(cfg, kVocabReal, kBatch, ops, device, {compute, DType::F32}, kiln_test::self_comm());
   model.params().init(2024, ops);
   configs::OptimConfig oc;
@@ -65,16 +68,19 @@ double worst_relative(const std::vector<double>& a, const std::vector<double>& b
   return worst;
 }
 
-void compare(DType compute, double tol) {
-  const TrainRun cpu = train_20_steps(Device::kCpu, compute);
-  const TrainRun gpu = train_20_steps(Device::kCuda, compute);
+// The GPU's ops on device memory, or the simulator's (`cudasim`) on host memory.
+void compare(DType compute, double tol, bool simulated = false) {
+  const char* name = simulated ? "cudasim" : "cuda";
+  const TrainRun cpu = train_20_steps(kernels::ops_for(Device::kCpu), Device::kCpu, compute);
+  const TrainRun gpu = simulated ? train_20_steps(kernels::cudasim::kOps, Device::kCpu, compute)
+                                 : train_20_steps(kernels::ops_for(Device::kCuda), Device::kCuda, compute);
   ASSERT_EQ(cpu.losses.size(), gpu.losses.size());
   for (size_t i = 0; i < cpu.losses.size(); ++i)
-    std::printf("[cuda-training %s] step %2zu  loss cpu %.6f gpu %.6f  grad norm cpu %.5f gpu %.5f\n",
+    std::printf("[%s-training %s] step %2zu  loss cpu %.6f gpu %.6f  grad norm cpu %.5f gpu %.5f\n", name,
                 kernels::dtype_name(compute), i, cpu.losses[i], gpu.losses[i], cpu.grad_norms[i], gpu.grad_norms[i]);
   const double loss_err = worst_relative(gpu.losses, cpu.losses);
   const double norm_err = worst_relative(gpu.grad_norms, cpu.grad_norms);
-  std::printf("[cuda-training %s] worst relative difference: loss %.3e, grad norm %.3e (tol %.0e)\n",
+  std::printf("[%s-training %s] worst relative difference: loss %.3e, grad norm %.3e (tol %.0e)\n", name,
               kernels::dtype_name(compute), loss_err, norm_err, tol);
   EXPECT_LT(loss_err, tol);
   EXPECT_LT(norm_err, 10 * tol) << "gradients differ although losses agree";
@@ -93,9 +99,27 @@ TEST(CudaTraining, Bf16LossesMatchCpuEmulation) {
 
 TEST(CudaTraining, GpuRunIsDeterministic) {
   if (kernels::gpu_count() == 0) GTEST_SKIP() << "no GPU";
-  const TrainRun a = train_20_steps(Device::kCuda, DType::BF16), b = train_20_steps(Device::kCuda, DType::BF16);
+  const kernels::Ops& ops = kernels::ops_for(Device::kCuda);
+  const TrainRun a = train_20_steps(ops, Device::kCuda, DType::BF16), b = train_20_steps(ops, Device::kCuda, DType::BF16);
   EXPECT_EQ(a.losses, b.losses);
   EXPECT_EQ(a.grad_norms, b.grad_norms);
+}
+
+// Every CI run: the CUDA kernels, simulated, train the model as the CPU does.
+TEST(CudasimTraining, Fp32LossesMatchCpu) { compare(DType::F32, 1e-4, /*simulated=*/true); }
+
+// train.device: cudasim picks the simulator's table, host memory and the GPU's default precision.
+TEST(CudasimTraining, TrainDeviceCudasimResolves) {
+  configs::TrainConfig t;
+  t.device = "cudasim";
+  const model::Placement r = model::resolve_placement(t);
+  EXPECT_TRUE(r.simulated);
+  EXPECT_EQ(r.device, Device::kCpu);
+  EXPECT_EQ(r.precision, DType::BF16);
+  EXPECT_STREQ(model::ops_for(r).name, "cudasim");
+  EXPECT_STREQ(model::placement_name(r), "cudasim");
+  t.device = "cpu";
+  EXPECT_STREQ(model::ops_for(model::resolve_placement(t)).name, "cpu");
 }
 
 }  // namespace
