@@ -1,6 +1,8 @@
 // kernels/cuda/attention.cu
-// Causal multi-head self-attention on the GPU, forward and backward: our own flash-attention
-// style kernels (attention_kernels.cuh), fp32 math in registers, any head size up to 128.
+// Causal multi-head self-attention on the GPU, forward and backward. bf16/fp16 calls with head
+// size 64 or 128 go to the tensor-core kernels (flash_attention.h); everything else (fp32, other
+// head sizes, unaligned views) to our own flash-attention style CUDA-core kernels
+// (attention_kernels.cuh), fp32 math in registers, any head size up to 128.
 // Called through kernels::cuda::kOps. Mirrors kernels/cpu/attention.h exactly in semantics:
 // forward writes out and lse = logsumexp of each scaled, masked score row; backward rebuilds
 // P = exp(S - lse) from q, k and lse, uses D = rowsum(dout * out), and overwrites all of dqkv.
@@ -43,6 +45,7 @@
 #include "kernels/cuda/attention_kernels.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/context.cuh"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/ops_cuda.h"
 
 namespace kernels::cuda {
@@ -97,6 +100,10 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s)
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"out", &out}});
   check_stat(op, "lse", lse);
+  if (flash_attention_applies(qkv.dtype, a.hs, {qkv, out})) {  // bf16/fp16, head size 64 or 128
+    attention_gqa_forward(out, lse, qkv, n_head, n_head, s);
+    return;
+  }
   if (a.B == 0 || a.T == 0) return;
   const cudaStream_t stream = cuda_stream(s);
   const dim3 grid(static_cast<unsigned>(ceil_div(a.T, kBlockRows)), unsigned(a.NH), unsigned(a.B));
@@ -122,6 +129,10 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"dqkv", &dqkv}, {"dout", &dout}, {"out", &out}});
   check_stat(op, "lse", lse);
+  if (flash_attention_applies(qkv.dtype, a.hs, {qkv, dqkv, dout, out})) {
+    attention_gqa_backward(dqkv, dout, qkv, out, lse, n_head, n_head, s);
+    return;
+  }
   if (a.B == 0 || a.T == 0) return;
   const cudaStream_t stream = cuda_stream(s);
   const int64_t rows = int64_t(a.B) * a.NH * a.T;
