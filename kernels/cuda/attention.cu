@@ -28,8 +28,8 @@
 // 10-25 TFLOP/s here), versus ~990 TFLOP/s of bf16 tensor cores for the matmuls. For GPT-2 124M at
 // T=1024 attention is ~13% of the model FLOPs but will likely dominate the step time.
 // Next steps for speed, in order:
-//   1. tensor cores: mma.sync.m16n8k16 bf16 (FlashAttention-2 layout: one warp per 16 query rows,
-//      S = Q K^T and O += P V as MMAs, P kept in registers as the A operand, K/V via ldmatrix);
+//   1. tensor cores: done for bf16/fp16 at head sizes 64 and 128 (flash_attention.cu: the
+//      FlashAttention-2 layout on mma.sync m16n8k16); fp32 and other head sizes stay here;
 //   2. Hopper: wgmma + TMA with a producer/consumer warpgroup split (FlashAttention-3);
 //   3. or cuDNN's fused SDPA through the backend graph API (no frontend header available here):
 //      CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR / _SDPA_BWD_DESCRIPTOR, with q/k/v described as
