@@ -1,6 +1,8 @@
 // kernels/cuda/attention.cu
-// Causal multi-head self-attention on the GPU, forward and backward: our own flash-attention
-// style kernels (attention_kernels.cuh), fp32 math in registers, any head size up to 128.
+// Causal multi-head self-attention on the GPU, forward and backward. bf16/fp16 calls with head
+// size 64 or 128 go to the tensor-core kernels (flash_attention.h); everything else (fp32, other
+// head sizes, unaligned views) to our own flash-attention style CUDA-core kernels
+// (attention_kernels.cuh), fp32 math in registers, any head size up to 128.
 // Called through kernels::cuda::kOps. Mirrors kernels/cpu/attention.h exactly in semantics:
 // forward writes out and lse = logsumexp of each scaled, masked score row; backward rebuilds
 // P = exp(S - lse) from q, k and lse, uses D = rowsum(dout * out), and overwrites all of dqkv.
@@ -26,8 +28,8 @@
 // 10-25 TFLOP/s here), versus ~990 TFLOP/s of bf16 tensor cores for the matmuls. For GPT-2 124M at
 // T=1024 attention is ~13% of the model FLOPs but will likely dominate the step time.
 // Next steps for speed, in order:
-//   1. tensor cores: mma.sync.m16n8k16 bf16 (FlashAttention-2 layout: one warp per 16 query rows,
-//      S = Q K^T and O += P V as MMAs, P kept in registers as the A operand, K/V via ldmatrix);
+//   1. tensor cores: done for bf16/fp16 at head sizes 64 and 128 (flash_attention.cu: the
+//      FlashAttention-2 layout on mma.sync m16n8k16); fp32 and other head sizes stay here;
 //   2. Hopper: wgmma + TMA with a producer/consumer warpgroup split (FlashAttention-3);
 //   3. or cuDNN's fused SDPA through the backend graph API (no frontend header available here):
 //      CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR / _SDPA_BWD_DESCRIPTOR, with q/k/v described as
@@ -42,6 +44,7 @@
 #include "kernels/cuda/attention_kernels.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/context.cuh"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/ops_cuda.h"
 
 namespace kernels::cuda {
@@ -91,6 +94,10 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, Stream s)
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"out", &out}});
   check_stat(op, "lse", lse);
+  if (flash_attention_applies(qkv.dtype, a.hs, {qkv, out})) {  // bf16/fp16, head size 64 or 128
+    attention_gqa_forward(out, lse, qkv, n_head, n_head, s);
+    return;
+  }
   if (a.B == 0 || a.T == 0) return;
   const cudaStream_t stream = cuda_stream(s);
   const dim3 grid(static_cast<unsigned>(ceil_div(a.T, kBlockRows)), unsigned(a.NH), unsigned(a.B));
@@ -111,6 +118,10 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
   check_compute_dtype(op, "qkv", qkv.dtype);
   check_same_dtype(op, qkv.dtype, {{"dqkv", &dqkv}, {"dout", &dout}, {"out", &out}});
   check_stat(op, "lse", lse);
+  if (flash_attention_applies(qkv.dtype, a.hs, {qkv, dqkv, dout, out})) {
+    attention_gqa_backward(dqkv, dout, qkv, out, lse, n_head, n_head, s);
+    return;
+  }
   if (a.B == 0 || a.T == 0) return;
   const cudaStream_t stream = cuda_stream(s);
   const int64_t rows = int64_t(a.B) * a.NH * a.T;

@@ -4,7 +4,8 @@
 // running test's name in the launch trace (KILN_CUDASIM_TRACE), which is how
 // scripts/cudasim_kernel_coverage.py lists the tests that ran each kernel.
 // Compiled with cuda=cudasim (tests/kernels_cuda/CMakeLists.txt): mma_check.h then declares the
-// simulated entry points.
+// simulated entry points (flash_attention.h likewise).
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/mma_check.h"
 #include "kernels/cudasim/launch.h"
 #include "kernels/cudasim/ops_cudasim.h"
@@ -26,6 +27,13 @@ void mma_chain(Tensor d, Tensor a, Tensor b1, Tensor b2, Stream s) {
   kernels::cudasim::mma_chain_matmul(dev(d), dev(a), dev(b1), dev(b2), s);
 }
 
+void gqa_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s) {
+  kernels::cudasim::attention_gqa_forward(dev(out), dev(lse), dev(qkv), n_head, n_kv_head, s);
+}
+void gqa_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, int n_kv_head, Stream s) {
+  kernels::cudasim::attention_gqa_backward(dev(dqkv), dev(dout), dev(qkv), dev(out), dev(lse), n_head, n_kv_head, s);
+}
+
 struct TraceContext : ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& t) override {
     ::cudasim::set_trace_context(std::string(t.test_suite_name()) + "." + t.name());
@@ -38,7 +46,8 @@ const bool g_listener = (::testing::UnitTest::GetInstance()->listeners().Append(
 
 const BackendUnderTest& backend_under_test() {
   static const BackendUnderTest b{"cudasim", true,      true,      ::cudasim::race_check_mode(), Device::kCpu,
-                                  &kernels::cudasim::kOps, &mma_tile, &mma_chain};
+                                  &kernels::cudasim::kOps, &mma_tile, &mma_chain,
+                                  &gqa_forward,            &gqa_backward};
   return b;
 }
 

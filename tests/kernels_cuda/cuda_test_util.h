@@ -37,6 +37,10 @@ struct BackendUnderTest {
   // The tensor-core fragment checks (kernels/cuda/mma_check.h) of this backend.
   void (*mma_tile_matmul)(Tensor c, Tensor a, Tensor b, bool b_k_major, Stream s);
   void (*mma_chain_matmul)(Tensor d, Tensor a, Tensor b1, Tensor b2, Stream s);
+  // The tensor-core attention's grouped-query entry points (kernels/cuda/flash_attention.h).
+  void (*attention_gqa_forward)(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s);
+  void (*attention_gqa_backward)(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head,
+                                 int n_kv_head, Stream s);
 };
 const BackendUnderTest& backend_under_test();  // backend_cuda.cpp or backend_cudasim.cpp
 

@@ -4,6 +4,8 @@
 // are not multiples of the tiles (hs 16, 80, 128; T 1, 65, 100), and every class of head size the
 // dispatcher pads to (32, 64, 128) with sizes on both sides of each boundary. Causality is checked
 // directly. Skip without a GPU; on the simulator the GPT-2-sized cases shrink to a shorter T.
+// bf16/fp16 cases at head size 64 or 128 run the tensor-core kernels (attention.cu's dispatch;
+// their own tests against the fp64 reference: test_cuda_flash_attention.cpp).
 #include "tests/kernels_cuda/cuda_test_util.h"
 
 namespace kernels::test {

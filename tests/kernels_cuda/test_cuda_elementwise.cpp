@@ -98,7 +98,7 @@ TEST(CudaElementwise, SumSquaresMatchesCpuAndAccumulates) {
   }
 }
 
-TEST(CudaElementwise, AdamWMatchesCpuBitForBit) {
+TEST(CudaElementwise, AdamWMatchesCpu) {
   KILN_REQUIRE_GPU();
   const int64_t n = full_or_sim<int64_t>(768 * 3072, 96 * 384) + 5;
   std::vector<double> p = randn(n, 10, 0.02), g = randn(n, 11, 1e-3), m = randn(n, 12, 1e-4), v = randn(n, 13, 1e-4);
@@ -114,13 +114,13 @@ TEST(CudaElementwise, AdamWMatchesCpuBitForBit) {
     GpuTensor pg(pc), gg(gc), mg(mc), vg(vc), cg(compute, {n});
     cpu_ops().adamw_update(pc.t(), cc.t(), gc.t(), mc.t(), vc.t(), a, Stream::host());
     gpu_ops().adamw_update(pg.t(), cg.t(), gg.t(), mg.t(), vg.t(), a, kStream);
-    // Same operations in the same order, no FMA contraction: identical bits (see adamw.cu).
-    // The tolerance-based check is reported too, in case a host compiler contracts differently.
+    // The CPU's fp32 AdamW is the vectorised one (kernels/cpu/simd), which may fuse multiply-adds
+    // where the SIMD level has FMA (docs/CPU.md), so the kernel matches it to 1e-7 relative, not
+    // bit for bit (the two agreed bit for bit against the old scalar loop).
     expect_close(pg.get(), pc.get(), 1e-7, label("adamw master", compute, fmt("%lld", (long long)n)));
     expect_close(mg.get(), mc.get(), 1e-7, label("adamw m", compute, fmt("%lld", (long long)n)));
     expect_close(vg.get(), vc.get(), 1e-7, label("adamw v", compute, fmt("%lld", (long long)n)));
     expect_close(cg.get(), cc.get(), compute == DType::F32 ? 1e-7 : 1e-3, label("adamw compute copy", compute, ""));
-    EXPECT_EQ(pg.get(), pc.get()) << "master not bit-identical to the CPU (" << dtype_name(compute) << ")";
   }
 }
 
