@@ -245,6 +245,7 @@ TEST_P(SimdLevel, BitIdenticalUnderAnyThreadCount) {
   std::vector<int32_t> targets = ints(N);
   for (int64_t i = 0; i < N; ++i) targets[size_t(i)] = int32_t(i % V);
   const int64_t B = 4, T = 128, NH = 4;
+  const cpu::AttentionGeometry heads(NH, NH, C / NH);
   const std::vector<float> qkv = convert<float>(randn(B * T * 3 * C, 384)), ad = convert<float>(randn(B * T * C, 385));
   auto run_all = [&](int threads) {
     omp_set_num_threads(threads);
@@ -268,9 +269,9 @@ TEST_P(SimdLevel, BitIdenticalUnderAnyThreadCount) {
     K().adamw_update(r[8].data(), g.data(), m.data(), v.data(), n, {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.f, 0.1f, 0.05f});
     r[9].resize(size_t(B * T * C));
     r[10].resize(size_t(B * NH * T));
-    cpu::attention_forward_blocked(K(), r[9].data(), r[10].data(), qkv.data(), B, T, C, NH);
+    cpu::attention_forward_blocked(K(), r[9].data(), r[10].data(), qkv.data(), B, T, heads);
     r[11].resize(size_t(B * T * 3 * C));
-    cpu::attention_backward_blocked(K(), r[11].data(), ad.data(), qkv.data(), r[9].data(), r[10].data(), B, T, C, NH);
+    cpu::attention_backward_blocked(K(), r[11].data(), ad.data(), qkv.data(), r[9].data(), r[10].data(), B, T, heads);
     r.push_back({float(K().sum_squares(x.data(), n))});
     omp_set_num_threads(2);
     return r;
