@@ -111,7 +111,8 @@ TEST_P(SimdLevel, SwigluWithinItsBound) {
     for (int64_t f = 0; f < F; ++f) {
       const size_t i = size_t(r * F + f), ig = size_t(r * 2 * F + f), iu = ig + size_t(F);
       const double x = inp64[ig], u = inp64[iu], d = dout64[i], s = 1 / (1 + std::exp(-x));
-      wo.add(std::fabs(out[i] - out64[i]), simd::kSwigluMaxRelError * std::fabs(out64[i]) + 1e-37 * std::fabs(x * u), x);
+      wo.add(std::fabs(out[i] - out64[i]), simd::kSwigluMaxRelError * std::fabs(out64[i]) + 1e-37 * std::fabs(x * u),
+             x);
       wg.add(std::fabs(dinp[ig] - dinp64[ig]),
              simd::kSwigluGradMaxRelError * std::fabs(d * u) * s * (1 + std::fabs(x) * (1 - s)) +
                  1e-37 * std::fabs(d * u) * (1 + std::fabs(x)),
