@@ -1,7 +1,7 @@
 // kernels/cpu/attention.cpp
 // Ops entry points for causal grouped-query attention: shape/dtype checks, then dispatch: fp32
-// multi-head (n_kv_head == n_head) to the blocked tile-product version (attention_blocked.h), the
-// rest (fp64, and fp32 grouped-query) to the templated reference in attention.h.
+// (multi-head and grouped-query) to the blocked tile-product version (attention_blocked.h), fp64 to
+// the templated reference in attention.h.
 // Called through kernels::cpu::kOps.
 // Not here: the math, tensor-parallel head splitting (the caller passes this rank's heads).
 #include "kernels/cpu/attention.h"
@@ -23,9 +23,8 @@ void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_
                  [&](auto tag) {
                    using Real = decltype(tag);
                    if constexpr (std::is_same_v<Real, float>)
-                     if (d.NKV == d.NH)
-                       return attention_forward_blocked(simd::active(), out.as<float>(), lse.as<float>(),
-                                                        qkv.as<float>(), d.B, d.T, d.NH * d.hs, d.NH);
+                     return attention_forward_blocked(simd::active(), out.as<float>(), lse.as<float>(),
+                                                      qkv.as<float>(), d.B, d.T, geometry(d));
                    attention_forward_ref<Real>(out.as<Real>(), lse.as<Real>(), qkv.as<Real>(), d.B, d.T, geometry(d));
                  });
 }
@@ -43,10 +42,9 @@ void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor
                  [&](auto tag) {
                    using Real = decltype(tag);
                    if constexpr (std::is_same_v<Real, float>)
-                     if (d.NKV == d.NH)
-                       return attention_backward_blocked(simd::active(), dqkv.as<float>(), dout.as<float>(),
-                                                         qkv.as<float>(), out.as<float>(), lse.as<float>(), d.B, d.T,
-                                                         d.NH * d.hs, d.NH);
+                     return attention_backward_blocked(simd::active(), dqkv.as<float>(), dout.as<float>(),
+                                                       qkv.as<float>(), out.as<float>(), lse.as<float>(), d.B, d.T,
+                                                       geometry(d));
                    attention_backward_ref<Real>(dqkv.as<Real>(), dout.as<Real>(), qkv.as<Real>(), out.as<Real>(),
                                                 lse.as<Real>(), d.B, d.T, geometry(d));
                  });
@@ -64,10 +62,9 @@ void attention_cached_forward(Tensor out, Tensor qkv, Tensor k_cache, Tensor v_c
                  [&](auto tag) {
                    using Real = decltype(tag);
                    if constexpr (std::is_same_v<Real, float>)
-                     if (d.NKV == d.NH)
-                       return attention_cached_forward_blocked(simd::active(), out.as<float>(), qkv.as<float>(),
-                                                               k_cache.as<float>(), v_cache.as<float>(), pos0, d.T,
-                                                               d.NH * d.hs, d.NH);
+                     return attention_cached_forward_blocked(simd::active(), out.as<float>(), qkv.as<float>(),
+                                                             k_cache.as<float>(), v_cache.as<float>(), pos0, d.T,
+                                                             geometry(d));
                    attention_cached_forward_ref<Real>(out.as<Real>(), qkv.as<Real>(), k_cache.as<Real>(),
                                                       v_cache.as<Real>(), pos0, d.T, geometry(d));
                  });

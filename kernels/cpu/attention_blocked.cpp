@@ -1,7 +1,8 @@
 // kernels/cpu/attention_blocked.cpp
-// Blocked fp32 attention (attention_blocked.h): per (sequence, head), the keys (and for backward the
-// values) are first transposed into a contiguous (hs, keys) panel, so every score product
-// Q_tile K^T reads contiguous rows; then tiles of query rows go through tile_gemm and the row steps.
+// Blocked fp32 attention (attention_blocked.h): per (sequence, key/value head), the keys (and for
+// backward the values) are first transposed into a contiguous (hs, keys) panel, so every score
+// product Q_tile K^T reads contiguous rows; then tiles of query rows of each head that reads that
+// key/value head go through tile_gemm and the row steps.
 #include "kernels/cpu/attention_blocked.h"
 
 #include <algorithm>
@@ -36,32 +37,50 @@ void head_forward(const simd::Kernels& K, const float* q, int64_t ldq, const flo
   }
 }
 
+// Keys of one key/value head as an (hs, keys) panel, transposed only when the panel holds another
+// head's: a thread's consecutive (b, h) tasks share it across a group of query heads. The panel is
+// an exact copy, so skipping a transpose changes no number.
+struct KeyPanel {
+  std::vector<float> data;
+  const float* source = nullptr;  // the first key the panel was transposed from
+  const float* get(const simd::Kernels& K, const float* k, int64_t ldk, int64_t keys, int64_t hs) {
+    if (source != k) {
+      K.transpose(data.data(), keys, k, ldk, keys, hs);
+      source = k;
+    }
+    return data.data();
+  }
+};
+
 }  // namespace
 
 void attention_forward_blocked(const simd::Kernels& K, float* out, float* lse, const float* qkv, int64_t B, int64_t T,
-                               int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C;
+                               const AttentionGeometry& a) {
+  const int64_t NH = a.NH, hs = a.hs, C = a.C, W = a.W;
 #pragma omp parallel if (B * NH * T * T * hs > kParallelWork)
   {
-    std::vector<float> scores(size_t(kAttentionTile * T)), kt(size_t(hs * T));
+    std::vector<float> scores(size_t(kAttentionTile * T));
+    KeyPanel kt{std::vector<float>(size_t(hs * T))};
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < NH; ++h) {
-        const float* q = qkv + b * T * C3 + h * hs;
-        K.transpose(kt.data(), T, q + C, C3, T, hs);  // keys as an (hs, T) panel
-        head_forward(K, q, C3, kt.data(), q + 2 * C, C3, out + b * T * C + h * hs, C, lse + (b * NH + h) * T, T, 0, hs,
-                     scores.data());
+        const float* row0 = qkv + b * T * W;  // token 0 of this sequence
+        const int64_t g = h / a.group;
+        head_forward(K, row0 + a.q(h), W, kt.get(K, row0 + a.k(g), W, T, hs), row0 + a.v(g), W,
+                     out + b * T * C + h * hs, C, lse + (b * NH + h) * T, T, 0, hs, scores.data());
       }
   }
 }
 
-// Per (b, h) and query tile, with P rebuilt from the saved lse (attention.h has the formulas):
+// Per (b, kv head g), then per query head h of its group and query tile, with P rebuilt from the
+// saved lse (attention.h has the formulas):
 //   S = Q K^T -> P = exp(scale S - lse);  dP = dO V^T -> dS = P (dP - D) scale, D_t = dO_t . O_t
 //   dV += P^T dO;  dQ = dS K;  dK += dS^T Q
-// dK and dV collect every tile's contribution in tile order (deterministic); dQ of a tile is final.
+// dK and dV of g collect every head's and tile's contribution in (head, tile) order, inside one task
+// (deterministic, whatever the thread count); dQ of a tile is final.
 void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float* dout, const float* qkv,
-                                const float* out, const float* lse, int64_t B, int64_t T, int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C;
+                                const float* out, const float* lse, int64_t B, int64_t T, const AttentionGeometry& a) {
+  const int64_t NH = a.NH, NKV = a.NKV, hs = a.hs, C = a.C, W = a.W;
   const float scale = 1.0f / std::sqrt(float(hs));
 #pragma omp parallel if (B * NH * T * T * hs > kParallelWork)
   {
@@ -69,53 +88,58 @@ void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float
     std::vector<float> kt(size_t(hs * T)), vt(size_t(hs * T));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < NH; ++h) {
-        const float* q = qkv + b * T * C3 + h * hs;
-        const float *k = q + C, *v = q + 2 * C;
-        float* dq = dqkv + b * T * C3 + h * hs;
-        float *dk = dq + C, *dv = dq + 2 * C;
-        const float* dO = dout + b * T * C + h * hs;
-        const float* O = out + b * T * C + h * hs;
-        const float* row_lse = lse + (b * NH + h) * T;
-        K.transpose(kt.data(), T, k, C3, T, hs);
-        K.transpose(vt.data(), T, v, C3, T, hs);
+      for (int64_t g = 0; g < NKV; ++g) {
+        const float* row0 = qkv + b * T * W;
+        float* drow0 = dqkv + b * T * W;
+        const float *k = row0 + a.k(g), *v = row0 + a.v(g);
+        float *dk = drow0 + a.k(g), *dv = drow0 + a.v(g);
+        K.transpose(kt.data(), T, k, W, T, hs);
+        K.transpose(vt.data(), T, v, W, T, hs);
         for (int64_t t = 0; t < T; ++t) {  // dK, dV accumulate from zero
-          std::memset(dk + t * C3, 0, size_t(hs) * sizeof(float));
-          std::memset(dv + t * C3, 0, size_t(hs) * sizeof(float));
+          std::memset(dk + t * W, 0, size_t(hs) * sizeof(float));
+          std::memset(dv + t * W, 0, size_t(hs) * sizeof(float));
         }
-        for (int64_t r0 = 0; r0 < T; r0 += kAttentionTile) {
-          const int64_t tile = std::min(kAttentionTile, T - r0), keys = r0 + tile;
-          K.tile_gemm(tile, keys, hs, q + r0 * C3, C3, 1, kt.data(), T, p.data(), keys, false);  // S
-          K.tile_gemm(tile, keys, hs, dO + r0 * C, C, 1, vt.data(), T, dp.data(), keys, false);  // dP
-          for (int64_t i = 0; i < tile; ++i) {
-            const int64_t t = r0 + i;
-            float* p_row = p.data() + i * keys;
-            K.attention_probs_row(p_row, t + 1, keys, scale, row_lse[t]);
-            K.attention_dscores_row(dp.data() + i * keys, p_row, keys, K.dot(dO + t * C, O + t * C, hs), scale);
+        for (int64_t h = g * a.group; h < (g + 1) * a.group; ++h) {
+          const float* q = row0 + a.q(h);
+          float* dq = drow0 + a.q(h);
+          const float* dO = dout + b * T * C + h * hs;
+          const float* O = out + b * T * C + h * hs;
+          const float* row_lse = lse + (b * NH + h) * T;
+          for (int64_t r0 = 0; r0 < T; r0 += kAttentionTile) {
+            const int64_t tile = std::min(kAttentionTile, T - r0), keys = r0 + tile;
+            K.tile_gemm(tile, keys, hs, q + r0 * W, W, 1, kt.data(), T, p.data(), keys, false);  // S
+            K.tile_gemm(tile, keys, hs, dO + r0 * C, C, 1, vt.data(), T, dp.data(), keys, false);  // dP
+            for (int64_t i = 0; i < tile; ++i) {
+              const int64_t t = r0 + i;
+              float* p_row = p.data() + i * keys;
+              K.attention_probs_row(p_row, t + 1, keys, scale, row_lse[t]);
+              K.attention_dscores_row(dp.data() + i * keys, p_row, keys, K.dot(dO + t * C, O + t * C, hs), scale);
+            }
+            K.tile_gemm(keys, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, W, true);    // dV += P^T dO
+            K.tile_gemm(tile, hs, keys, dp.data(), keys, 1, k, W, dq + r0 * W, W, false);  // dQ = dS K
+            K.tile_gemm(keys, hs, tile, dp.data(), 1, keys, q + r0 * W, W, dk, W, true);   // dK += dS^T Q
           }
-          K.tile_gemm(keys, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, C3, true);     // dV += P^T dO
-          K.tile_gemm(tile, hs, keys, dp.data(), keys, 1, k, C3, dq + r0 * C3, C3, false);  // dQ = dS K
-          K.tile_gemm(keys, hs, tile, dp.data(), 1, keys, q + r0 * C3, C3, dk, C3, true);   // dK += dS^T Q
         }
       }
   }
 }
 
 void attention_cached_forward_blocked(const simd::Kernels& K, float* out, const float* qkv, float* k_cache,
-                                      float* v_cache, int64_t pos0, int64_t n, int64_t C, int64_t NH) {
-  const int64_t hs = C / NH, C3 = 3 * C, keys = pos0 + n;
+                                      float* v_cache, int64_t pos0, int64_t n, const AttentionGeometry& a) {
+  const int64_t NH = a.NH, hs = a.hs, C = a.C, W = a.W, KC = a.NKV * hs, keys = pos0 + n;
   for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(k_cache + (pos0 + i) * C, qkv + i * C3 + C, size_t(C) * sizeof(float));
-    std::memcpy(v_cache + (pos0 + i) * C, qkv + i * C3 + 2 * C, size_t(C) * sizeof(float));
+    std::memcpy(k_cache + (pos0 + i) * KC, qkv + i * W + a.k(0), size_t(KC) * sizeof(float));
+    std::memcpy(v_cache + (pos0 + i) * KC, qkv + i * W + a.v(0), size_t(KC) * sizeof(float));
   }
 #pragma omp parallel if (NH * n * keys * hs > kParallelWork)
   {
-    std::vector<float> scores(size_t(kAttentionTile * keys)), kt(size_t(hs * keys));
+    std::vector<float> scores(size_t(kAttentionTile * keys));
+    KeyPanel kt{std::vector<float>(size_t(hs * keys))};
 #pragma omp for schedule(static)
     for (int64_t h = 0; h < NH; ++h) {
-      K.transpose(kt.data(), keys, k_cache + h * hs, C, keys, hs);
-      head_forward(K, qkv + h * hs, C3, kt.data(), v_cache + h * hs, C, out + h * hs, C, nullptr, n, pos0, hs,
-                   scores.data());
+      const int64_t kv = (h / a.group) * hs;  // this head's offset inside a cache row
+      head_forward(K, qkv + a.q(h), W, kt.get(K, k_cache + kv, KC, keys, hs), v_cache + kv, KC, out + h * hs, C,
+                   nullptr, n, pos0, hs, scores.data());
     }
   }
 }

@@ -15,6 +15,7 @@
 #include "kernels/cpu/adamw.h"
 #include "kernels/cpu/attention_blocked.h"
 #include "kernels/cpu/gelu.h"
+#include "kernels/cpu/swiglu.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax_xent.h"
@@ -83,6 +84,48 @@ TEST_P(SimdLevel, GeluBackwardWithinItsBound) {
   // In place (dinp aliases dout), as the model calls it.
   std::vector<float> inplace = dout;
   K().gelu_backward(inplace.data(), inplace.data(), x.data(), n);
+  EXPECT_EQ(inplace, dinp);
+}
+
+// SwiGLU rows against the fp64 reference: gate swept over [-100, 100] (both exp tails, the
+// cancellation of silu' near g = -1.28), up and dout random; F not a multiple of any width.
+TEST_P(SimdLevel, SwigluWithinItsBound) {
+  const int64_t F = 1001, N = 201;  // N * F gates
+  const std::vector<float> g = sweep(-100.0, 100.0, N * F);
+  const std::vector<float> up = convert<float>(randn(N * F, 302)), dout = convert<float>(randn(N * F, 303));
+  std::vector<float> inp = floats(N * 2 * F);
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t f = 0; f < F; ++f) {
+      inp[size_t(r * 2 * F + f)] = g[size_t(r * F + f)];
+      inp[size_t(r * 2 * F + F + f)] = up[size_t(r * F + f)];
+    }
+  std::vector<float> out = floats(N * F), dinp = floats(N * 2 * F, 7.f);
+  K().swiglu_forward(out.data(), inp.data(), N, F);
+  K().swiglu_backward(dinp.data(), dout.data(), inp.data(), N, F);
+  const std::vector<double> inp64 = convert<double>(inp), dout64 = convert<double>(dout);
+  std::vector<double> out64 = doubles(N * F), dinp64 = doubles(N * 2 * F);
+  cpu::swiglu_forward_ref<double>(out64.data(), inp64.data(), N, F);
+  cpu::swiglu_backward_ref<double>(dinp64.data(), dout64.data(), inp64.data(), N, F);
+  Worst wo{"swiglu out"}, wg{"swiglu dgate"}, wu{"swiglu dup"};
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t f = 0; f < F; ++f) {
+      const size_t i = size_t(r * F + f), ig = size_t(r * 2 * F + f), iu = ig + size_t(F);
+      const double x = inp64[ig], u = inp64[iu], d = dout64[i], s = 1 / (1 + std::exp(-x));
+      wo.add(std::fabs(out[i] - out64[i]), simd::kSwigluMaxRelError * std::fabs(out64[i]) + 1e-37 * std::fabs(x * u),
+             x);
+      wg.add(std::fabs(dinp[ig] - dinp64[ig]),
+             simd::kSwigluGradMaxRelError * std::fabs(d * u) * s * (1 + std::fabs(x) * (1 - s)) +
+                 1e-37 * std::fabs(d * u) * (1 + std::fabs(x)),
+             x);
+      wu.add(std::fabs(dinp[iu] - dinp64[iu]),
+             simd::kSwigluGradMaxRelError * std::fabs(d * x) * s + 1e-37 * std::fabs(d * x), x);
+    }
+  wo.check(level_.name);
+  wg.check(level_.name);
+  wu.check(level_.name);
+  // In place (dinp aliases inp), as the model may call it.
+  std::vector<float> inplace = inp;
+  K().swiglu_backward(inplace.data(), dout.data(), inplace.data(), N, F);
   EXPECT_EQ(inplace, dinp);
 }
 
@@ -245,6 +288,7 @@ TEST_P(SimdLevel, BitIdenticalUnderAnyThreadCount) {
   std::vector<int32_t> targets = ints(N);
   for (int64_t i = 0; i < N; ++i) targets[size_t(i)] = int32_t(i % V);
   const int64_t B = 4, T = 128, NH = 4;
+  const cpu::AttentionGeometry heads(NH, NH, C / NH);
   const std::vector<float> qkv = convert<float>(randn(B * T * 3 * C, 384)), ad = convert<float>(randn(B * T * C, 385));
   auto run_all = [&](int threads) {
     omp_set_num_threads(threads);
@@ -268,10 +312,14 @@ TEST_P(SimdLevel, BitIdenticalUnderAnyThreadCount) {
     K().adamw_update(r[8].data(), g.data(), m.data(), v.data(), n, {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.f, 0.1f, 0.05f});
     r[9].resize(size_t(B * T * C));
     r[10].resize(size_t(B * NH * T));
-    cpu::attention_forward_blocked(K(), r[9].data(), r[10].data(), qkv.data(), B, T, C, NH);
+    cpu::attention_forward_blocked(K(), r[9].data(), r[10].data(), qkv.data(), B, T, heads);
     r[11].resize(size_t(B * T * 3 * C));
-    cpu::attention_backward_blocked(K(), r[11].data(), ad.data(), qkv.data(), r[9].data(), r[10].data(), B, T, C, NH);
+    cpu::attention_backward_blocked(K(), r[11].data(), ad.data(), qkv.data(), r[9].data(), r[10].data(), B, T, heads);
     r.push_back({float(K().sum_squares(x.data(), n))});
+    r.emplace_back(size_t(N * V / 2));  // SwiGLU of logits' rows as [gate | up], dout from x (N x V/2)
+    K().swiglu_forward(r.back().data(), logits.data(), N, V / 2);
+    r.emplace_back(size_t(N * V));
+    K().swiglu_backward(r.back().data(), x.data(), logits.data(), N, V / 2);
     omp_set_num_threads(2);
     return r;
   };
@@ -311,8 +359,8 @@ TEST(SimdIsa, ParsesLevelNamesAndRefusesOthers) {
   }
 }
 
-// The op table follows the active level: each supported level, forced in turn, runs GELU through
-// kernels::cpu::kOps and gets that level's table's result.
+// The op table follows the active level: each supported level, forced in turn, runs GELU and SwiGLU
+// through kernels::cpu::kOps and gets that level's table's result.
 TEST(SimdIsa, OpsUseTheActiveLevel) {
   const simd::Isa saved = simd::active_isa();
   const int64_t n = 1000;
@@ -325,6 +373,10 @@ TEST(SimdIsa, OpsUseTheActiveLevel) {
     cpu_ops().gelu_forward(view(y, {n}), view(x, {n}), Stream::host());
     simd::for_isa(isa).gelu_forward(want.data(), x.data(), n);
     EXPECT_EQ(y, want) << simd::isa_name(isa);
+    std::vector<float> ys = floats(n / 2), wants = floats(n / 2);
+    cpu_ops().swiglu_forward(view(ys, {1, n / 2}), view(x, {1, n}), Stream::host());
+    simd::for_isa(isa).swiglu_forward(wants.data(), x.data(), 1, n / 2);
+    EXPECT_EQ(ys, wants) << "swiglu " << simd::isa_name(isa);
   }
   simd::set_active_isa(saved);
 }

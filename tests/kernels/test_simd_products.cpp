@@ -1,12 +1,15 @@
 // tests/kernels/test_simd_products.cpp
 // The matrix products of the fp32 fast path against fp64, on every SIMD level this CPU runs
 // (simd_test_levels.h): attention's tile_gemm and transposes, kiln's sgemm (the model's products),
-// the blocked attention forward, backward and KV-cache forward; and gemm()'s choice between kiln's
-// sgemm and OpenBLAS (kernels/cpu/gemm.h), its thread split, and the matmul op through both.
+// the blocked attention forward, backward and KV-cache forward, multi-head and grouped-query (against
+// the fp64 reference, and bit for bit under 1 and 2 threads), and the attention ops' fp32 dispatch to
+// it; and gemm()'s choice between kiln's sgemm and OpenBLAS (kernels/cpu/gemm.h), its thread split,
+// and the matmul op through both.
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -86,52 +89,123 @@ TEST_P(SimdProducts, SgemmMatchesDouble) {
   }
 }
 
+// Attention shapes: multi-head (NKV == NH) and grouped-query 4:2, 4:1 and 8:2; T not a multiple of
+// the tile (32) or of any SIMD width except 128; hs 16, 32 and 64.
 struct AttnShape {
-  int64_t B, T, C, NH;
+  int64_t B, T, NH, NKV, hs;
+  cpu::AttentionGeometry geometry() const { return cpu::AttentionGeometry(NH, NKV, hs); }
 };
+const AttnShape kAttnShapes[] = {{2, 70, 4, 4, 16}, {1, 128, 4, 4, 32}, {1, 45, 2, 2, 64},
+                                 {2, 70, 4, 2, 16}, {1, 45, 4, 1, 32},  {2, 100, 8, 2, 16}};
+
+std::string shape_name(const AttnShape& s) {
+  char name[96];
+  std::snprintf(name, sizeof name, "B%lld T%lld heads %lld:%lld hs %lld", (long long)s.B, (long long)s.T,
+                (long long)s.NH, (long long)s.NKV, (long long)s.hs);
+  return name;
+}
+
+// The blocked path's outputs for one shape: forward, backward, and the KV-cache forward of
+// sequence 0 fed as generation does (a 40-token prompt, then one token per call).
+struct BlockedRun {
+  std::vector<float> out, lse, dqkv, cached, k_cache, v_cache;
+};
+BlockedRun run_blocked(const cpu::simd::Kernels& K, const AttnShape& s, const std::vector<float>& qkv,
+                       const std::vector<float>& dout) {
+  const cpu::AttentionGeometry g = s.geometry();
+  const int64_t B = s.B, T = s.T, maxT = T + 5, KC = s.NKV * s.hs;
+  BlockedRun r{floats(B * T * g.C), floats(B * s.NH * T), floats(B * T * g.W, 9.f), floats(T * g.C),
+               floats(maxT * KC, 5.f), floats(maxT * KC, 5.f)};
+  cpu::attention_forward_blocked(K, r.out.data(), r.lse.data(), qkv.data(), B, T, g);
+  cpu::attention_backward_blocked(K, r.dqkv.data(), dout.data(), qkv.data(), r.out.data(), r.lse.data(), B, T, g);
+  for (int64_t pos = 0; pos < T;) {
+    const int64_t n = pos == 0 ? std::min(int64_t(40), T) : 1;
+    cpu::attention_cached_forward_blocked(K, r.cached.data() + pos * g.C, qkv.data() + pos * g.W, r.k_cache.data(),
+                                          r.v_cache.data(), pos, n, g);
+    pos += n;
+  }
+  return r;
+}
 
 TEST_P(SimdProducts, BlockedAttentionMatchesReference) {
-  // T not a multiple of the tile (32) or of any width; hs 16, 32 and 64.
-  for (const AttnShape s : {AttnShape{2, 70, 64, 4}, AttnShape{1, 128, 128, 4}, AttnShape{1, 45, 128, 2}}) {
-    const int64_t B = s.B, T = s.T, C = s.C, NH = s.NH;
-    const std::vector<float> qkv = convert<float>(randn(B * T * 3 * C, 360, 1.5)),
-                             dout = convert<float>(randn(B * T * C, 361));
-    std::vector<float> out = floats(B * T * C), lse = floats(B * NH * T), dqkv = floats(B * T * 3 * C, 9.f);
-    cpu::attention_forward_blocked(K(), out.data(), lse.data(), qkv.data(), B, T, C, NH);
-    cpu::attention_backward_blocked(K(), dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH);
+  for (const AttnShape& s : kAttnShapes) {
+    const cpu::AttentionGeometry g = s.geometry();
+    const int64_t B = s.B, T = s.T;
+    const std::vector<float> qkv = convert<float>(randn(B * T * g.W, 360, 1.5)),
+                             dout = convert<float>(randn(B * T * g.C, 361));
+    const BlockedRun got = run_blocked(K(), s, qkv, dout);
     const std::vector<double> qkv64 = convert<double>(qkv), dout64 = convert<double>(dout);
-    std::vector<double> out64(out.size()), lse64(lse.size()), dqkv64(dqkv.size());
-    const cpu::AttentionGeometry g(NH, NH, C / NH);  // multi-head: the blocked path's layout
+    std::vector<double> out64(got.out.size()), lse64(got.lse.size()), dqkv64(got.dqkv.size());
     cpu::attention_forward_ref<double>(out64.data(), lse64.data(), qkv64.data(), B, T, g);
-    cpu::attention_backward_ref<double>(dqkv64.data(), dout64.data(), qkv64.data(), out64.data(), lse64.data(), B, T, g);
+    cpu::attention_backward_ref<double>(dqkv64.data(), dout64.data(), qkv64.data(), out64.data(), lse64.data(), B, T,
+                                        g);
+    // The cached forward of sequence 0 equals the full forward's rows of sequence 0.
+    const std::vector<double> cached64(out64.begin(), out64.begin() + T * g.C);
+    const std::string shape = shape_name(s);
     for (auto [name, err] :
-         {std::pair{"attention out", rel_err(out, out64)}, std::pair{"attention lse", rel_err(lse, lse64)},
-          std::pair{"attention dqkv", rel_err(dqkv, dqkv64)}}) {
+         {std::pair{"attention out", rel_err(got.out, out64)}, std::pair{"attention lse", rel_err(got.lse, lse64)},
+          std::pair{"attention dqkv", rel_err(got.dqkv, dqkv64)},
+          std::pair{"cached attention out", rel_err(got.cached, cached64)}}) {
       Worst w{name};
       w.add(err, simd::kAttentionMaxRelError, double(T));
+      SCOPED_TRACE(shape);
       w.check(level_.name);
+    }
+    // The caches hold sequence 0's k and v heads, token by token, exactly.
+    const int64_t KC = s.NKV * s.hs;
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < KC; ++c) {
+        ASSERT_EQ(got.k_cache[size_t(t * KC + c)], qkv[size_t(t * g.W + g.k(0) + c)]) << shape << " k cache";
+        ASSERT_EQ(got.v_cache[size_t(t * KC + c)], qkv[size_t(t * g.W + g.v(0) + c)]) << shape << " v cache";
+      }
+  }
+}
+
+// Grouped-query backward adds a group's query heads into one dk, dv inside one task: 1 and 2
+// threads (and a repeat) give the same bits, forward and cached too. Sizes go parallel.
+TEST_P(SimdProducts, BlockedAttentionBitIdenticalUnderAnyThreadCount) {
+  for (const AttnShape s : {AttnShape{4, 70, 4, 2, 16}, AttnShape{3, 100, 8, 2, 16}, AttnShape{2, 64, 4, 1, 32}}) {
+    const cpu::AttentionGeometry g = s.geometry();
+    const std::vector<float> qkv = convert<float>(randn(s.B * s.T * g.W, 362, 1.5)),
+                             dout = convert<float>(randn(s.B * s.T * g.C, 363));
+    omp_set_num_threads(1);
+    const BlockedRun one = run_blocked(K(), s, qkv, dout);
+    omp_set_num_threads(2);
+    const BlockedRun two = run_blocked(K(), s, qkv, dout), again = run_blocked(K(), s, qkv, dout);
+    for (const BlockedRun* r : {&two, &again}) {
+      EXPECT_EQ(one.out, r->out) << shape_name(s);
+      EXPECT_EQ(one.lse, r->lse) << shape_name(s);
+      EXPECT_EQ(one.dqkv, r->dqkv) << shape_name(s);
+      EXPECT_EQ(one.cached, r->cached) << shape_name(s);
     }
   }
 }
 
-TEST_P(SimdProducts, CachedAttentionMatchesReference) {
-  const int64_t T = 75, C = 64, NH = 2, maxT = 80;
-  const std::vector<float> qkv = convert<float>(randn(T * 3 * C, 370, 1.5));
-  std::vector<double> want_out = doubles(T * C), want_lse = doubles(NH * T);
-  const std::vector<double> qkv64 = convert<double>(qkv);
-  cpu::attention_forward_ref<double>(want_out.data(), want_lse.data(), qkv64.data(), 1, T,
-                                     cpu::AttentionGeometry(NH, NH, C / NH));
-  // A prompt of 40 tokens, then one token per call, as generation does.
-  std::vector<float> kc = floats(maxT * C, 5.f), vc = floats(maxT * C, 5.f), got = floats(T * C);
-  for (int64_t pos = 0; pos < T;) {
-    const int64_t n = pos == 0 ? 40 : 1;
-    cpu::attention_cached_forward_blocked(K(), got.data() + pos * C, qkv.data() + pos * 3 * C, kc.data(), vc.data(),
-                                          pos, n, C, NH);
-    pos += n;
-  }
-  Worst w{"cached attention out"};
-  w.add(rel_err(got, want_out), simd::kAttentionMaxRelError, double(T));
-  w.check(level_.name);
+// The Ops entry points send fp32 grouped-query attention to the blocked path (the same bits as a
+// direct call at the active level), not to the per-pair reference.
+TEST(CpuAttention, Fp32GroupedQueryTakesTheBlockedPath) {
+  const AttnShape s{2, 70, 4, 2, 16};
+  const cpu::AttentionGeometry g = s.geometry();
+  const int64_t B = s.B, T = s.T, NH = s.NH, NKV = s.NKV;
+  std::vector<float> qkv = convert<float>(randn(B * T * g.W, 364, 1.5)), dout = convert<float>(randn(B * T * g.C, 365));
+  const BlockedRun want = run_blocked(simd::active(), s, qkv, dout);
+  std::vector<float> out = floats(B * T * g.C), lse = floats(B * NH * T), dqkv = floats(B * T * g.W);
+  cpu_ops().attention_forward(view(out, {B, T, g.C}), view(lse, {B, NH, T}), view(qkv, {B, T, g.W}), int(NH),
+                              int(NKV), Stream::host());
+  cpu_ops().attention_backward(view(dqkv, {B, T, g.W}), view(dout, {B, T, g.C}), view(qkv, {B, T, g.W}),
+                               view(out, {B, T, g.C}), view(lse, {B, NH, T}), int(NH), int(NKV), Stream::host());
+  EXPECT_EQ(out, want.out);
+  EXPECT_EQ(lse, want.lse);
+  EXPECT_EQ(dqkv, want.dqkv);
+  const int64_t maxT = T + 5, KC = NKV * s.hs;
+  std::vector<float> cached = floats(T * g.C), kc = floats(maxT * KC, 5.f), vc = floats(maxT * KC, 5.f);
+  std::vector<float> seq0(qkv.begin(), qkv.begin() + T * g.W);
+  cpu_ops().attention_cached_forward(view(cached, {T, g.C}), view(seq0, {T, g.W}), view(kc, {maxT, KC}),
+                                     view(vc, {maxT, KC}), 0, int(NH), int(NKV), Stream::host());
+  std::vector<float> want_prompt = floats(T * g.C), kc2 = floats(maxT * KC, 5.f), vc2 = floats(maxT * KC, 5.f);
+  cpu::attention_cached_forward_blocked(simd::active(), want_prompt.data(), seq0.data(), kc2.data(), vc2.data(), 0,
+                                        T, g);
+  EXPECT_EQ(cached, want_prompt);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllLevels, SimdProducts, ::testing::Range(0, int(std::size(kLevels))), level_name);

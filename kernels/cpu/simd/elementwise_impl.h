@@ -1,6 +1,6 @@
 // kernels/cpu/simd/elementwise_impl.h
-// Vectorised fp32 elementwise kernels of one SIMD level: exp, GELU forward/backward, AdamW, sum of
-// squares. Included once by each kernels/cpu/simd/isa_*.cpp (vec.h explains the arrangement);
+// Vectorised fp32 elementwise kernels of one SIMD level: exp, GELU and SwiGLU forward/backward,
+// AdamW, sum of squares. Included once by each kernels/cpu/simd/isa_*.cpp (vec.h explains the arrangement);
 // each function computes what its reference in kernels/cpu/*.h computes, in fp32.
 // Not here: checks or dtype handling (the op entry points), fp64 (the references).
 #pragma once
@@ -96,6 +96,86 @@ static void gelu_backward_range(float* dinp, const float* dout, const float* inp
 static void gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
   parallel_ranges(n, kW, n > kParallelElements,
                   [=](int64_t begin, int64_t end) { gelu_backward_range(dinp, dout, inp, begin, end); });
+}
+
+// SwiGLU (kernels/cpu/swiglu.h): per row of inp (N,2F) = [gate | up],
+//   out = g s u,  s = sigmoid(g) = 1 / (1 + e),  e = e^(-g)
+//   dgate = dout u s (1 + g (1 - s)),  dup = dout g s
+// with the vectorised exp. 1 - s is taken as e s (= e / (1 + e)) while e <= 1 (g >= 0, where 1 - s
+// would cancel) and as 1 - s beyond, as in GELU. Tails: g -> -inf gives e = inf, s = 0 (the
+// reference's 1 / (1 + inf)); g -> +inf gives e = 0, s = 1.
+// Error bounds against fp64 (table.h kSwigluMaxRelError, kSwigluGradMaxRelError; test_simd.cpp
+// sweeps g in [-100, 100] at every level): s within ~2^-22 + 3 roundings relative (exp's bound,
+// 1 + e, the division), so out within 1e-6 |out64|; dup within 1e-6 |dout g s64|; dgate within
+// 1e-6 |dout u| s64 (1 + |g| (1 - s64)), the size of its terms (1 + g (1 - s) cancels near
+// g = -1.28, where silu' = 0). Where s64 is below float's normal range (g < -87) add 1e-37 of
+// |dout g|, |dout u| (1 + |g|) (s flushes to 0 or a subnormal).
+static inline vf swiglu_sigmoid(vf g, vf* e_out) {
+  const vf e = vexp(-g);
+  *e_out = e;
+  return splat(1.0f) / (splat(1.0f) + e);
+}
+
+static void swiglu_forward_rows(float* out, const float* inp, int64_t r0, int64_t r1, int64_t F) {
+  const auto body = [](vf g, vf u) {
+    vf e;
+    return g * swiglu_sigmoid(g, &e) * u;
+  };
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* gate = inp + r * 2 * F;
+    const float* up = gate + F;
+    float* o = out + r * F;
+    int64_t f = 0;
+    for (; f + 2 * kW <= F; f += 2 * kW) {
+      const vf y0 = body(load(gate + f), load(up + f)), y1 = body(load(gate + f + kW), load(up + f + kW));
+      store(o + f, y0);
+      store(o + f + kW, y1);
+    }
+    for (; f + kW <= F; f += kW) store(o + f, body(load(gate + f), load(up + f)));
+    if (f < F) store_part(o + f, body(load_part(gate + f, F - f, 0.f), load_part(up + f, F - f, 0.f)), F - f);
+  }
+}
+
+static void swiglu_forward(float* out, const float* inp, int64_t N, int64_t F) {
+  parallel_ranges(N, 1, N * F > kParallelElements,
+                  [=](int64_t r0, int64_t r1) { swiglu_forward_rows(out, inp, r0, r1, F); });
+}
+
+// dinp may alias inp: each vector of gate and up is loaded before its gradients are stored.
+static void swiglu_backward_rows(float* dinp, const float* dout, const float* inp, int64_t r0, int64_t r1, int64_t F) {
+  const auto step = [](vf g, vf u, vf d, vf* dgate) {
+    vf e;
+    const vf s = swiglu_sigmoid(g, &e);
+    const vf one_minus_s = e > splat(1.0f) ? splat(1.0f) - s : e * s;
+    *dgate = d * u * s * (splat(1.0f) + g * one_minus_s);
+    return d * g * s;  // dup
+  };
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* gate = inp + r * 2 * F;
+    const float* up = gate + F;
+    const float* d = dout + r * F;
+    float* dg = dinp + r * 2 * F;
+    float* du = dg + F;
+    int64_t f = 0;
+    for (; f + kW <= F; f += kW) {
+      vf dgate;
+      const vf dup = step(load(gate + f), load(up + f), load(d + f), &dgate);
+      store(dg + f, dgate);
+      store(du + f, dup);
+    }
+    if (f < F) {
+      const int64_t k = F - f;
+      vf dgate;
+      const vf dup = step(load_part(gate + f, k, 0.f), load_part(up + f, k, 0.f), load_part(d + f, k, 0.f), &dgate);
+      store_part(dg + f, dgate, k);
+      store_part(du + f, dup, k);
+    }
+  }
+}
+
+static void swiglu_backward(float* dinp, const float* dout, const float* inp, int64_t N, int64_t F) {
+  parallel_ranges(N, 1, N * F > kParallelElements,
+                  [=](int64_t r0, int64_t r1) { swiglu_backward_rows(dinp, dout, inp, r0, r1, F); });
 }
 
 // AdamW, per element in adamw_update_ref's order (kernels/cpu/adamw.h):

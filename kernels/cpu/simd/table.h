@@ -4,7 +4,7 @@
 // (elementwise_impl.h, rows_impl.h, tile_gemm_impl.h, gemm_impl.h, listed by table_impl.h) compiled
 // with that level's flags; active() returns the one for isa.h's active level.
 //
-// Called by the CPU op entry points for fp32 work (gelu, layernorm, adamw, reduce, softmax_xent,
+// Called by the CPU op entry points for fp32 work (gelu, swiglu, layernorm, adamw, reduce, softmax_xent,
 // matmul .cpp), by gemm.cpp (sgemm) and by attention_blocked.cpp. fp64 never comes here: the
 // templated references in kernels/cpu/*.h stay the ground truth and the gradient-check path.
 // Every function computes what the reference of the same name computes (same formula, same order
@@ -33,6 +33,8 @@ constexpr double kExpMaxRelError = 0x1p-22;         // ...|exp - exp64| <= this 
 constexpr double kExpMaxAbsErrorBelow = 0x1p-125;   // ...and absolute below it (results flush to 0)
 constexpr double kGeluMaxErrorPerX = 4e-7;          // |gelu - gelu64| <= this |x| + 1e-37
 constexpr double kGeluGradMaxErrorPerX = 4e-7;      // |dinp - dinp64| <= this (1 + |x|) |dout| + 1e-37
+constexpr double kSwigluMaxRelError = 1e-6;         // out: this |out64| (+ 1e-37 |g u| below g = -87)
+constexpr double kSwigluGradMaxRelError = 1e-6;     // dgate, dup: this the size of their terms (elementwise_impl.h)
 constexpr double kAdamWMaxRelError = 3e-7;          // each of param, m, v: relative to its terms' sizes
 constexpr double kSumSquaresMaxRelError = 1e-12;    // fp64 sums in another order than the reference's
 constexpr double kLayernormMaxError = 1e-5;         // out: this (3 |w| + |b| + 1); rstd: this rstd
@@ -55,6 +57,9 @@ struct Kernels {
   void (*exp)(float* y, const float* x, int64_t n);  // the vectorised exp itself (tests, bench)
   void (*gelu_forward)(float* out, const float* inp, int64_t n);
   void (*gelu_backward)(float* dinp, const float* dout, const float* inp, int64_t n);  // dinp may alias dout
+  // SwiGLU over rows of inp (N,2F) = [gate | up]: out (N,F); dinp (N,2F) may alias inp.
+  void (*swiglu_forward)(float* out, const float* inp, int64_t N, int64_t F);
+  void (*swiglu_backward)(float* dinp, const float* dout, const float* inp, int64_t N, int64_t F);
   void (*adamw_update)(float* param, const float* grad, float* m, float* v, int64_t n, const AdamWScalars& a);
   double (*sum_squares)(const float* x, int64_t n);  // blocks of kSumSquaresBlock, fp64 sums, as the reference
   // ---- rows (rows_impl.h); parallel over rows (or channels) with OpenMP inside ----
