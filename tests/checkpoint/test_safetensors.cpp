@@ -87,7 +87,9 @@ TEST(Safetensors, RoundTripKeepsNamesDtypesShapesAndBytes) {
     EXPECT_EQ(t->shape, e.info.shape) << e.info.name;
     ASSERT_EQ(size_t(t->nbytes()), e.bytes.size()) << e.info.name;
     // memcmp with a null pointer is undefined even for 0 bytes (UBSan): empty tensors compare equal.
-    if (!e.bytes.empty()) EXPECT_EQ(std::memcmp(f.bytes(*t), e.bytes.data(), e.bytes.size()), 0) << e.info.name;
+    if (!e.bytes.empty()) {
+      EXPECT_EQ(std::memcmp(f.bytes(*t), e.bytes.data(), e.bytes.size()), 0) << e.info.name;
+    }
   }
 }
 
