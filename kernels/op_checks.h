@@ -91,21 +91,6 @@ AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Ten
 // T is the number of new tokens (qkv's rows).
 AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, const Tensor& qkv, const Tensor& k_cache,
                                              const Tensor& v_cache, int pos0, int n_head, int n_kv_head);
-// Transitional, multi-head only (n_kv_head = n_head): what kernels/cuda/attention.cu calls until its
-// kernels take n_kv_head (kernels/cuda/attention_gqa.cu). Removed with that change.
-inline AttentionDims check_attention_forward(Device dev, const Tensor& out, const Tensor& lse, const Tensor& qkv,
-                                             int n_head) {
-  return check_attention_forward(dev, out, lse, qkv, n_head, n_head);
-}
-inline AttentionDims check_attention_backward(Device dev, const Tensor& dqkv, const Tensor& dout, const Tensor& qkv,
-                                              const Tensor& out, const Tensor& lse, int n_head) {
-  return check_attention_backward(dev, dqkv, dout, qkv, out, lse, n_head, n_head);
-}
-inline AttentionDims check_attention_cached_forward(Device dev, const Tensor& out, const Tensor& qkv,
-                                                    const Tensor& k_cache, const Tensor& v_cache, int pos0, int n_head) {
-  return check_attention_cached_forward(dev, out, qkv, k_cache, v_cache, pos0, n_head, n_head);
-}
-
 // RMSNorm: N rows of C channels.
 RowDims check_rmsnorm_forward(Device dev, const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
                               float eps);

@@ -1,11 +1,15 @@
 // kernels/cuda/attention_kernels.cuh
-// The causal flash-attention kernels (forward, backward D rows, dK/dV, dQ). Included only by
-// attention.cu, which validates arguments, picks the template instance and launches them.
-// Not here: checks, launch configuration, cuDNN or tensor-core paths (see attention.cu).
+// The causal flash-attention kernels on CUDA cores (forward, backward D rows, dK/dV, dQ),
+// grouped-query. Included only by attention.cu, which validates arguments, picks the template
+// instance and launches them.
+// Not here: checks, launch configuration, the tensor-core path (flash_attention.cu).
 //
-// Layout (kernels/ops.h): qkv (B,T,3C) holds q | k | v per token, each NH heads x hs channels;
-// head h of token (b,t): q at qkv[(b*T+t)*3C + h*hs], k at +C, v at +2C. out/dout (B,T,C) at
-// [(b*T+t)*C + h*hs]; lse and D (B,NH,T) at [(b*NH+h)*T + t]. All math is fp32.
+// Layout (kernels/ops.h): qkv (B,T,W), W = (NH + 2*NKV)*hs, holds per token NH query heads, then
+// NKV key heads, then NKV value heads, hs channels each; query head h reads kv head
+// h / (NH / NKV). For token (b,t): q of head h at qkv[(b*T+t)*W + h*hs], k of kv head kh at
+// + C + kh*hs (C = NH*hs), v at + C + NKV*hs + kh*hs. With NKV == NH this is GPT-2's q | k | v
+// (W = 3C). out/dout (B,T,C) at [(b*T+t)*C + h*hs]; lse and D (B,NH,T) at [(b*NH+h)*T + t]. All
+// math is fp32.
 //
 // Thread layout shared by all kernels: one row (a query, or a key in dK/dV) is owned by a group
 // of G = D/32 adjacent threads (D = head size padded to 32, 64 or 128), so each thread holds 32
@@ -26,6 +30,22 @@ struct AttnShape {
   static constexpr int G = D / 32;          // threads per row
   static constexpr int kPer = D / G;        // channels per thread (32)
   static constexpr int kChunks = kPer / 4;  // float4 chunks per thread (8)
+};
+
+// The shape every kernel takes (by value). hs <= D; NH is a multiple of NKV.
+struct AttnGeometry {
+  int T_len;       // tokens per sequence
+  int NH, NKV;     // query heads, key/value heads
+  int hs;          // head size
+  int64_t W;       // qkv's row: (NH + 2*NKV) * hs
+  int64_t C;       // out's row: NH * hs (also where k starts in a qkv row)
+  float scale;     // 1 / sqrt(hs)
+  // The kv head that query head h reads.
+  __device__ __forceinline__ int kv_head(int h) const { return h / (NH / NKV); }
+  // Offsets in a qkv row of query head h and of kv head kh's key and value.
+  __device__ __forceinline__ int64_t q_off(int h) const { return int64_t(h) * hs; }
+  __device__ __forceinline__ int64_t k_off(int kh) const { return C + int64_t(kh) * hs; }
+  __device__ __forceinline__ int64_t v_off(int kh) const { return C + int64_t(NKV + kh) * hs; }
 };
 
 // r = the thread's channels of row `src` (hs real channels, zero padding beyond).
@@ -102,18 +122,21 @@ __device__ __forceinline__ void attn_load_tile(float4* tile, const T* src, int64
 // Query tiles are visited heaviest first (the last tile sees the most keys).
 template <class T, int D, int BR, int BC>
 __global__ void __launch_bounds__(BR* AttnShape<D>::G)
-    attention_forward_kernel(T* out, float* lse, const T* qkv, int T_len, int C, int NH, int hs, float scale) {
+    attention_forward_kernel(T* out, float* lse, const T* qkv, AttnGeometry a) {
   constexpr int G = AttnShape<D>::G, kPer = AttnShape<D>::kPer;
   __shared__ float4 ks[BC * D / 4], vs[BC * D / 4];
-  const int b = blockIdx.z, h = blockIdx.y;
+  const int b = blockIdx.z, h = blockIdx.y, kh = a.kv_head(h);
+  const int T_len = a.T_len, hs = a.hs;
+  const float scale = a.scale;
   const int q0 = (int(gridDim.x) - 1 - int(blockIdx.x)) * BR;
   const int r = threadIdx.x / G, g = threadIdx.x % G;
   const int t = min(q0 + r, T_len - 1);  // rows past T redo row T-1 and are never written
-  const int64_t C3 = int64_t(3) * C;
-  const T* head = qkv + int64_t(b) * T_len * C3 + int64_t(h) * hs;  // q of token 0; k at +C, v at +2C
+  const T* tokens = qkv + int64_t(b) * T_len * a.W;  // token 0 of the sequence
+  const T* k_head = tokens + a.k_off(kh);
+  const T* v_head = tokens + a.v_off(kh);
 
   float q[kPer], o[kPer];
-  attn_load_owned<T, D>(q, head + int64_t(t) * C3, hs, g);
+  attn_load_owned<T, D>(q, tokens + int64_t(t) * a.W + a.q_off(h), hs, g);
 #pragma unroll
   for (int i = 0; i < kPer; ++i) o[i] = 0.f;
   float m = -INFINITY, l = 0.f;
@@ -121,8 +144,8 @@ __global__ void __launch_bounds__(BR* AttnShape<D>::G)
   const int q_last = min(q0 + BR, T_len) - 1;  // keys beyond it are masked for every row here
   for (int k0 = 0; k0 <= q_last; k0 += BC) {
     __syncthreads();  // everyone is done with the previous tile
-    attn_load_tile<T, D, BC>(ks, head + C, C3, k0, T_len, hs);
-    attn_load_tile<T, D, BC>(vs, head + 2 * C, C3, k0, T_len, hs);
+    attn_load_tile<T, D, BC>(ks, k_head, a.W, k0, T_len, hs);
+    attn_load_tile<T, D, BC>(vs, v_head, a.W, k0, T_len, hs);
     __syncthreads();
     float s[BC];
     float tile_max = -INFINITY;
@@ -147,8 +170,8 @@ __global__ void __launch_bounds__(BR* AttnShape<D>::G)
     m = m_new;
   }
   if (q0 + r < T_len) {
-    attn_store_owned<T, D>(out + (int64_t(b) * T_len + t) * C + int64_t(h) * hs, o, 1.f / l, hs, g);
-    if (g == 0) lse[(int64_t(b) * NH + h) * T_len + t] = m + logf(l);
+    attn_store_owned<T, D>(out + (int64_t(b) * T_len + t) * a.C + a.q_off(h), o, 1.f / l, hs, g);
+    if (g == 0) lse[(int64_t(b) * a.NH + h) * T_len + t] = m + logf(l);
   }
 }
 
@@ -169,79 +192,90 @@ __global__ void attention_backward_d_kernel(float* Drow, const T* dout, const T*
   if (lane == 0) Drow[row] = acc;
 }
 
-// ---- backward, step 2: dK, dV. Block = (key tile of BK keys, head, batch); query tiles of BQ ----
-// rows (q, dout, lse, D) stream through smem from the key tile's diagonal to T-1. Per pair (t, j):
+// ---- backward, step 2: dK, dV. Block = (key tile of BK keys, kv head, batch). For each query ----
+// head of the kv head's group in turn, query tiles of BQ rows (q, dout, lse, D) stream through smem
+// from the key tile's diagonal to T-1. Per pair (t, j):
 //   p = exp(q_t.k_j * scale - lse_t) (0 unless j <= t < T);  dv_j += p dout_t;
 //   ds = p (dout_t . v_j - D_t) * scale;                     dk_j += ds q_t.
+// Summing the group's query heads in this fixed order keeps grouped-query attention free of
+// atomics: one thread group owns each key's dk and dv, so results are deterministic.
 template <class T, int D, int BK, int BQ>
 __global__ void __launch_bounds__(BK* AttnShape<D>::G)
-    attention_backward_dkdv_kernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* Drow, int T_len,
-                                   int C, int NH, int hs, float scale) {
+    attention_backward_dkdv_kernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* Drow,
+                                   AttnGeometry a) {
   constexpr int G = AttnShape<D>::G, kPer = AttnShape<D>::kPer;
   __shared__ float4 qs[BQ * D / 4], dos[BQ * D / 4];
   __shared__ float lse_s[BQ], d_s[BQ];
-  const int b = blockIdx.z, h = blockIdx.y;
+  const int b = blockIdx.z, kh = blockIdx.y, group = a.NH / a.NKV;
+  const int T_len = a.T_len, hs = a.hs;
+  const float scale = a.scale;
   const int k0 = int(blockIdx.x) * BK;  // low key tiles see the most queries and are scheduled first
   const int r = threadIdx.x / G, g = threadIdx.x % G;
   const int j = min(k0 + r, T_len - 1);  // keys past T redo key T-1 and are never written
-  const int64_t C3 = int64_t(3) * C;
-  const T* head = qkv + int64_t(b) * T_len * C3 + int64_t(h) * hs;
-  const T* dout_head = dout + int64_t(b) * T_len * C + int64_t(h) * hs;
-  const int64_t stat0 = (int64_t(b) * NH + h) * T_len;
+  const T* tokens = qkv + int64_t(b) * T_len * a.W;
 
   float k[kPer], v[kPer], dk[kPer], dv[kPer];
-  attn_load_owned<T, D>(k, head + int64_t(j) * C3 + C, hs, g);
-  attn_load_owned<T, D>(v, head + int64_t(j) * C3 + 2 * C, hs, g);
+  attn_load_owned<T, D>(k, tokens + int64_t(j) * a.W + a.k_off(kh), hs, g);
+  attn_load_owned<T, D>(v, tokens + int64_t(j) * a.W + a.v_off(kh), hs, g);
 #pragma unroll
   for (int i = 0; i < kPer; ++i) dk[i] = dv[i] = 0.f;
 
-  for (int t0 = k0 / BQ * BQ; t0 < T_len; t0 += BQ) {
-    __syncthreads();
-    attn_load_tile<T, D, BQ>(qs, head, C3, t0, T_len, hs);
-    attn_load_tile<T, D, BQ>(dos, dout_head, C, t0, T_len, hs);
-    for (int i = threadIdx.x; i < BQ; i += blockDim.x) {
-      lse_s[i] = t0 + i < T_len ? lse[stat0 + t0 + i] : 0.f;
-      d_s[i] = t0 + i < T_len ? Drow[stat0 + t0 + i] : 0.f;
-    }
-    __syncthreads();
+  for (int h = kh * group; h < (kh + 1) * group; ++h) {
+    const T* q_head = tokens + a.q_off(h);
+    const T* dout_head = dout + int64_t(b) * T_len * a.C + a.q_off(h);
+    const int64_t stat0 = (int64_t(b) * a.NH + h) * T_len;
+    for (int t0 = k0 / BQ * BQ; t0 < T_len; t0 += BQ) {
+      __syncthreads();
+      attn_load_tile<T, D, BQ>(qs, q_head, a.W, t0, T_len, hs);
+      attn_load_tile<T, D, BQ>(dos, dout_head, a.C, t0, T_len, hs);
+      for (int i = threadIdx.x; i < BQ; i += blockDim.x) {
+        lse_s[i] = t0 + i < T_len ? lse[stat0 + t0 + i] : 0.f;
+        d_s[i] = t0 + i < T_len ? Drow[stat0 + t0 + i] : 0.f;
+      }
+      __syncthreads();
 #pragma unroll 4
-    for (int i = 0; i < BQ; ++i) {
-      const int tq = t0 + i;
-      const float s = attn_dot<D>(k, qs + i * (D / 4), g);
-      const float p = (tq >= j && tq < T_len) ? expf(s * scale - lse_s[i]) : 0.f;
-      attn_axpy<D>(dv, p, dos + i * (D / 4), g);
-      const float dp = attn_dot<D>(v, dos + i * (D / 4), g);
-      const float ds = p * (dp - d_s[i]) * scale;
-      attn_axpy<D>(dk, ds, qs + i * (D / 4), g);
+      for (int i = 0; i < BQ; ++i) {
+        const int tq = t0 + i;
+        const float s = attn_dot<D>(k, qs + i * (D / 4), g);
+        const float p = (tq >= j && tq < T_len) ? expf(s * scale - lse_s[i]) : 0.f;
+        attn_axpy<D>(dv, p, dos + i * (D / 4), g);
+        const float dp = attn_dot<D>(v, dos + i * (D / 4), g);
+        const float ds = p * (dp - d_s[i]) * scale;
+        attn_axpy<D>(dk, ds, qs + i * (D / 4), g);
+      }
     }
   }
   if (k0 + r < T_len) {
-    T* dst = dqkv + (int64_t(b) * T_len + j) * C3 + int64_t(h) * hs;
-    attn_store_owned<T, D>(dst + C, dk, 1.f, hs, g);
-    attn_store_owned<T, D>(dst + 2 * C, dv, 1.f, hs, g);
+    T* dst = dqkv + (int64_t(b) * T_len + j) * a.W;
+    attn_store_owned<T, D>(dst + a.k_off(kh), dk, 1.f, hs, g);
+    attn_store_owned<T, D>(dst + a.v_off(kh), dv, 1.f, hs, g);
   }
 }
 
-// ---- backward, step 3: dQ. Block = (query tile of BR rows, head, batch); K, V tiles through smem.
+// ---- backward, step 3: dQ. Block = (query tile of BR rows, query head, batch); K, V tiles of its
+// kv head through smem.
 //   p = exp(q_t.k_j * scale - lse_t) (0 unless j <= t);  ds = p (dout_t . v_j - D_t) * scale;
 //   dq_t += ds k_j.
 template <class T, int D, int BR, int BC>
 __global__ void __launch_bounds__(BR* AttnShape<D>::G)
-    attention_backward_dq_kernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* Drow, int T_len,
-                                 int C, int NH, int hs, float scale) {
+    attention_backward_dq_kernel(T* dqkv, const T* dout, const T* qkv, const float* lse, const float* Drow,
+                                 AttnGeometry a) {
   constexpr int G = AttnShape<D>::G, kPer = AttnShape<D>::kPer;
   __shared__ float4 ks[BC * D / 4], vs[BC * D / 4];
-  const int b = blockIdx.z, h = blockIdx.y;
+  const int b = blockIdx.z, h = blockIdx.y, kh = a.kv_head(h);
+  const int T_len = a.T_len, hs = a.hs;
+  const float scale = a.scale;
   const int q0 = (int(gridDim.x) - 1 - int(blockIdx.x)) * BR;  // heaviest tiles first
   const int r = threadIdx.x / G, g = threadIdx.x % G;
   const int t = min(q0 + r, T_len - 1);
-  const int64_t C3 = int64_t(3) * C;
-  const T* head = qkv + int64_t(b) * T_len * C3 + int64_t(h) * hs;
-  const int64_t stat = (int64_t(b) * NH + h) * T_len + t;
+  const T* tokens = qkv + int64_t(b) * T_len * a.W;
+  const T* k_head = tokens + a.k_off(kh);
+  const T* v_head = tokens + a.v_off(kh);
+  const int64_t stat = (int64_t(b) * a.NH + h) * T_len + t;
 
   float q[kPer], dO[kPer], dq[kPer];
-  attn_load_owned<T, D>(q, head + int64_t(t) * C3, hs, g);
-  attn_load_owned<T, D>(dO, dout + (int64_t(b) * T_len + t) * C + int64_t(h) * hs, hs, g);
+  attn_load_owned<T, D>(q, tokens + int64_t(t) * a.W + a.q_off(h), hs, g);
+  attn_load_owned<T, D>(dO, dout + (int64_t(b) * T_len + t) * a.C + a.q_off(h), hs, g);
 #pragma unroll
   for (int i = 0; i < kPer; ++i) dq[i] = 0.f;
   const float row_lse = lse[stat], row_d = Drow[stat];
@@ -249,8 +283,8 @@ __global__ void __launch_bounds__(BR* AttnShape<D>::G)
   const int q_last = min(q0 + BR, T_len) - 1;
   for (int k0 = 0; k0 <= q_last; k0 += BC) {
     __syncthreads();
-    attn_load_tile<T, D, BC>(ks, head + C, C3, k0, T_len, hs);
-    attn_load_tile<T, D, BC>(vs, head + 2 * C, C3, k0, T_len, hs);
+    attn_load_tile<T, D, BC>(ks, k_head, a.W, k0, T_len, hs);
+    attn_load_tile<T, D, BC>(vs, v_head, a.W, k0, T_len, hs);
     __syncthreads();
 #pragma unroll 4
     for (int jj = 0; jj < BC; ++jj) {
@@ -261,7 +295,7 @@ __global__ void __launch_bounds__(BR* AttnShape<D>::G)
       attn_axpy<D>(dq, ds, ks + jj * (D / 4), g);
     }
   }
-  if (q0 + r < T_len) attn_store_owned<T, D>(dqkv + (int64_t(b) * T_len + t) * C3 + int64_t(h) * hs, dq, 1.f, hs, g);
+  if (q0 + r < T_len) attn_store_owned<T, D>(dqkv + (int64_t(b) * T_len + t) * a.W + a.q_off(h), dq, 1.f, hs, g);
 }
 
 }  // namespace kernels::cuda

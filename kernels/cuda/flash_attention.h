@@ -2,8 +2,8 @@
 // Causal flash attention on tensor cores (kernels/cuda/flash_attention.cu): bf16 or fp16 q, k, v,
 // fp32 accumulation and statistics, head sizes 64 and 128, grouped-query attention (n_kv_head
 // kv heads shared by n_head query heads). The CUDA backend's attention_forward/backward
-// (attention.cu) send the calls it supports here (n_kv_head == n_head); other dtypes and head
-// sizes stay on the fp32 CUDA-core kernels. Plain C++ (no CUDA header): the tests call the GQA
+// (attention.cu) send the calls it supports here; other dtypes and head sizes stay on the
+// CUDA-core kernels (attention_kernels.cuh), grouped-query too. Plain C++ (no CUDA header): the tests call the GQA
 // entry points directly. Semantics as kernels/ops.h's attention ops.
 #pragma once
 

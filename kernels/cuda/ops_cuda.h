@@ -21,7 +21,7 @@ void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Te
 // matmul.cu
 void matmul_forward(Tensor out, Tensor inp, Tensor weight, Tensor bias, Stream s);
 void matmul_backward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight, Stream s);
-// attention_gqa.cu (grouped-query entry points; multi-head calls run attention.cu's kernels)
+// attention.cu (grouped-query; n_kv_head == n_head is multi-head)
 void attention_forward(Tensor out, Tensor lse, Tensor qkv, int n_head, int n_kv_head, Stream s);
 void attention_backward(Tensor dqkv, Tensor dout, Tensor qkv, Tensor out, Tensor lse, int n_head, int n_kv_head,
                         Stream s);

@@ -3,7 +3,9 @@
 // RMSNorm forward, forward fused with the residual add (also in place), backward (dx and dweight
 // accumulate); RoPE forward/backward at large positions (the double-precision angles must agree)
 // and head sizes 64 and 128; SwiGLU forward/backward (also in place); grouped-query attention
-// forward, backward and cached, NH/NKV = 8/2 and 4/1, hs 64 and 128. Skip without a GPU.
+// forward, backward and cached (NH/NKV = 32/8, 8/2, 6/3, 6/2, 4/2, 4/1 and 4/4; hs 16 to 128) on
+// both attention paths: the fp32 CUDA-core kernels and the bf16/fp16 tensor-core kernels. Skip
+// without a GPU; simulated, the largest cases shrink.
 #include "tests/kernels_cuda/cuda_test_util.h"
 
 namespace kernels::test {
@@ -93,20 +95,7 @@ TEST(CudaLlama, SwigluMatchesCpu) {
   check_swiglu(DType::F32, 3, 5);
 }
 
-// TRANSITIONAL: bf16/fp16 at head size 64/128 run the grouped-query flash kernels; the fp32
-// CUDA-core kernels take one head count, so fp32 grouped-query shapes are reported and skipped
-// until they index k and v by h / (NH / NKV).
-#define KILN_REQUIRE_GQA_KERNELS(dt, nh, nkv, hs)                                                             \
-  do {                                                                                                        \
-    if ((nkv) != (nh) && !((dt) != DType::F32 && ((hs) == 64 || (hs) == 128))) {                              \
-      std::printf("[cuda-vs-cpu] skipped %s NH=%lld NKV=%lld hs=%lld: no fp32 CUDA GQA kernel yet\n",          \
-                  dtype_name(dt), (long long)(nh), (long long)(nkv), (long long)(hs));                        \
-      return;                                                                                                 \
-    }                                                                                                         \
-  } while (0)
-
 void check_gqa(DType dt, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hs) {
-  KILN_REQUIRE_GQA_KERNELS(dt, NH, NKV, hs);
   const std::string shape = fmt("B%lld T%lld NH%lld NKV%lld hs%lld", (long long)B, (long long)T, (long long)NH,
                                 (long long)NKV, (long long)hs);
   const int64_t W = (NH + 2 * NKV) * hs, C = NH * hs;
@@ -126,20 +115,27 @@ void check_gqa(DType dt, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t 
 
 TEST(CudaLlama, GroupedQueryAttentionMatchesCpu) {
   KILN_REQUIRE_GPU();
-  check_gqa(DType::F32, 2, 256, 8, 2, 64);
+  // fp32 (and bf16 at head sizes other than 64/128) run the CUDA-core kernels, bf16/fp16 at 64/128
+  // the tensor-core flash kernels; both grouped-query. Simulated, the CUDA-core cases take T = 40
+  // (one query tile, a full and a partial key tile: a query tile costs 64 rows however few are
+  // real, and the simulator runs them all); tiles crossed at other T: CudaAttention.*.
+  const auto t = [](int64_t gpu) { return full_or_sim<int64_t>(gpu, 40); };
+  check_gqa(DType::F32, 2, t(256), 8, 2, 64);
   if (!simulated()) check_gqa(DType::BF16, 2, 256, 32, 8, 64);  // the 1B preset's heads (GPU only: slow simulated)
-  check_gqa(DType::BF16, 1, 70, 4, 2, 64);     // grouped-query on the flash kernels, T past one tile
+  check_gqa(DType::BF16, 1, 70, 4, 2, 64);   // grouped-query on the flash kernels, T past one tile
   check_gqa(DType::F16, 1, 65, 4, 1, 128);
-  check_gqa(DType::F32, 1, 100, 4, 1, 128);   // multi-query, T not a multiple of the tiles
-  check_gqa(DType::F32, 2, 65, 6, 3, 16);
-  check_gqa(DType::F32, 2, 65, 4, 4, 16);  // multi-head through the same entry point
+  check_gqa(DType::F32, 1, t(100), 4, 1, 128);  // multi-query, T not a multiple of the tiles
+  check_gqa(DType::F32, 2, t(65), 6, 3, 16);
+  check_gqa(DType::BF16, 2, t(65), 6, 3, 16);   // bf16 on the CUDA-core kernels (hs 16)
+  check_gqa(DType::F32, 1, t(70), 6, 2, 40);    // group of 3, hs padded to 64
+  check_gqa(DType::F32, 2, t(65), 4, 4, 16);    // multi-head through the same entry point
 }
 
 TEST(CudaLlama, CachedGroupedQueryAttentionMatchesCpu) {
   KILN_REQUIRE_GPU();
   for (const DType dt : {DType::F32, DType::BF16}) {
-    const int64_t T = 40, NH = 8, NKV = 2, hs = 64, W = (NH + 2 * NKV) * hs, C = NH * hs, KC = NKV * hs;
-    KILN_REQUIRE_GQA_KERNELS(DType::F32, NH, NKV, hs);  // the cached kernel is fp32 CUDA-core code
+    const int64_t T = full_or_sim<int64_t>(40, 24), NH = 8, NKV = 2, hs = 64, W = (NH + 2 * NKV) * hs, C = NH * hs,
+                  KC = NKV * hs;
     const std::vector<double> all = randn(T * W, 740);
     TypedTensor kc(dt, {T, KC}), vc(dt, {T, KC});
     GpuTensor kcg(dt, {T, KC}), vcg(dt, {T, KC});
@@ -153,7 +149,8 @@ TEST(CudaLlama, CachedGroupedQueryAttentionMatchesCpu) {
       expect_close(outg.get(), out.get(), tol_for(dt), label("gqa cached out", dt, fmt("pos %lld n %lld", (long long)pos,
                                                                                        (long long)n)));
     }
-    expect_close(kcg.get(), kc.get(), 0.0, label("gqa k cache", dt, "T40"));
+    expect_close(kcg.get(), kc.get(), 0.0, label("gqa k cache", dt, fmt("T%lld", (long long)T)));
+    expect_close(vcg.get(), vc.get(), 0.0, label("gqa v cache", dt, fmt("T%lld", (long long)T)));
   }
 }
 

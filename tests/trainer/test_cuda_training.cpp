@@ -1,20 +1,22 @@
 // tests/trainer/test_cuda_training.cpp
-// The model on the CUDA backend: the first 20 AdamW steps of a small GPT-2 on the GPU reproduce
-// the CPU's losses, within 1e-4 relative in fp32 and 2e-2 in bf16 (against the CPU's bf16
-// emulation), on a fresh batch every step, with a padded vocabulary and ignored targets. Also
+// The model on the CUDA backend: the first 20 AdamW steps of a small GPT-2 (and, in fp32, of a
+// small grouped-query Llama) on the GPU reproduce the CPU's losses, within 1e-4 relative in fp32
+// and 2e-2 in bf16 (against the CPU's bf16 emulation), on a fresh batch every step, with a padded vocabulary and ignored targets. Also
 // checks that gradients survive the whole path (grad norms agree) and that the GPU run is
 // deterministic. Skips without a GPU (label cpu binary: test_trainer).
 // The same 20 steps on the `cudasim` table (the CUDA kernels on the CPU simulator, host memory)
-// run everywhere: fp32 losses within 1e-4 of the CPU's; train.device: cudasim resolves to that table.
+// run everywhere: fp32 losses within 1e-4 of the CPU's, for that GPT-2 and for a small grouped-query
+// Llama; train.device: cudasim resolves to that table.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "kernels/cudasim/ops_cudasim.h"
 #include "kernels/rng.h"
-#include "model/gpt2.h"
+#include "model/model.h"
 #include "trainer/optimizer.h"
 #include "model/placement.h"
 #include "tests/common/one_rank.h"
@@ -34,6 +36,15 @@ configs::ModelConfig cuda_test_model() {
   m.d_ff = 384;
   return m;
 }
+// A Llama of the same size with grouped-query attention: 4 query heads on 2 key/value heads (head
+// size 24), untied head, SwiGLU hidden 256.
+configs::ModelConfig cuda_test_llama() {
+  configs::ModelConfig m = cuda_test_model();
+  m.arch = "llama";
+  m.n_kv_head = 2;
+  m.d_ff = 256;
+  return m;
+}
 constexpr int kVocabReal = 100;
 constexpr int kBatch = 4;
 
@@ -43,9 +54,11 @@ struct TrainRun {
 
 // 20 steps, each on its own random batch (a pure function of the step); the last row of every
 // batch is cut short so some targets are ignored.
-TrainRun train_20_steps(const kernels::Ops& ops, Device device, DType compute) {
-  const configs::ModelConfig cfg = cuda_test_model();
-  model::Gpt2Model model(cfg, kVocabReal, kBatch, ops, device, {compute, DType::F32}, kiln_test::self_comm());
+TrainRun train_20_steps(const kernels::Ops& ops, Device device, DType compute,
+                        const configs::ModelConfig& cfg = cuda_test_model()) {
+  const std::unique_ptr<model::Model> m =
+      model::make_model(cfg, kVocabReal, kBatch, ops, device, {compute, DType::F32}, kiln_test::self_comm());
+  model::Model& model = *m;
   model.params().init(2024, ops);
   configs::OptimConfig oc;
   oc.weight_decay = 0.1;
@@ -69,19 +82,20 @@ double worst_relative(const std::vector<double>& a, const std::vector<double>& b
 }
 
 // The GPU's ops on device memory, or the simulator's (`cudasim`) on host memory.
-void compare(DType compute, double tol, bool simulated = false) {
+void compare(DType compute, double tol, bool simulated = false,
+             const configs::ModelConfig& cfg = cuda_test_model()) {
   const char* name = simulated ? "cudasim" : "cuda";
-  const TrainRun cpu = train_20_steps(kernels::ops_for(Device::kCpu), Device::kCpu, compute);
-  const TrainRun gpu = simulated ? train_20_steps(kernels::cudasim::kOps, Device::kCpu, compute)
-                                 : train_20_steps(kernels::ops_for(Device::kCuda), Device::kCuda, compute);
+  const TrainRun cpu = train_20_steps(kernels::ops_for(Device::kCpu), Device::kCpu, compute, cfg);
+  const TrainRun gpu = simulated ? train_20_steps(kernels::cudasim::kOps, Device::kCpu, compute, cfg)
+                                 : train_20_steps(kernels::ops_for(Device::kCuda), Device::kCuda, compute, cfg);
   ASSERT_EQ(cpu.losses.size(), gpu.losses.size());
   for (size_t i = 0; i < cpu.losses.size(); ++i)
-    std::printf("[%s-training %s] step %2zu  loss cpu %.6f gpu %.6f  grad norm cpu %.5f gpu %.5f\n", name,
-                kernels::dtype_name(compute), i, cpu.losses[i], gpu.losses[i], cpu.grad_norms[i], gpu.grad_norms[i]);
+    std::printf("[%s-training %s %s] step %2zu  loss cpu %.6f gpu %.6f  grad norm cpu %.5f gpu %.5f\n", name,
+                cfg.arch.c_str(), kernels::dtype_name(compute), i, cpu.losses[i], gpu.losses[i], cpu.grad_norms[i], gpu.grad_norms[i]);
   const double loss_err = worst_relative(gpu.losses, cpu.losses);
   const double norm_err = worst_relative(gpu.grad_norms, cpu.grad_norms);
-  std::printf("[%s-training %s] worst relative difference: loss %.3e, grad norm %.3e (tol %.0e)\n", name,
-              kernels::dtype_name(compute), loss_err, norm_err, tol);
+  std::printf("[%s-training %s %s] worst relative difference: loss %.3e, grad norm %.3e (tol %.0e)\n", name,
+              cfg.arch.c_str(), kernels::dtype_name(compute), loss_err, norm_err, tol);
   EXPECT_LT(loss_err, tol);
   EXPECT_LT(norm_err, 10 * tol) << "gradients differ although losses agree";
   EXPECT_LT(gpu.losses.back(), gpu.losses.front()) << "the GPU run must learn";
@@ -90,6 +104,11 @@ void compare(DType compute, double tol, bool simulated = false) {
 TEST(CudaTraining, Fp32LossesMatchCpu) {
   if (kernels::gpu_count() == 0) GTEST_SKIP() << "no GPU";
   compare(DType::F32, 1e-4);
+}
+
+TEST(CudaTraining, Fp32LlamaGqaLossesMatchCpu) {
+  if (kernels::gpu_count() == 0) GTEST_SKIP() << "no GPU";
+  compare(DType::F32, 1e-4, /*simulated=*/false, cuda_test_llama());
 }
 
 TEST(CudaTraining, Bf16LossesMatchCpuEmulation) {
@@ -107,6 +126,14 @@ TEST(CudaTraining, GpuRunIsDeterministic) {
 
 // Every CI run: the CUDA kernels, simulated, train the model as the CPU does.
 TEST(CudasimTraining, Fp32LossesMatchCpu) { compare(DType::F32, 1e-4, /*simulated=*/true); }
+
+// The same for the Llama path: RMSNorm, RoPE, SwiGLU and grouped-query attention (forward and the
+// dK/dV group sums of backward) on the simulated CUDA kernels.
+TEST(CudasimTraining, Fp32LlamaGqaLossesMatchCpu) {
+  const configs::ModelConfig cfg = cuda_test_llama();
+  ASSERT_LT(cfg.kv_heads(), cfg.n_head);
+  compare(DType::F32, 1e-4, /*simulated=*/true, cfg);
+}
 
 // train.device: cudasim picks the simulator's table, host memory and the GPU's default precision.
 TEST(CudasimTraining, TrainDeviceCudasimResolves) {
