@@ -22,14 +22,14 @@ if [ "$sanitize" = 1 ]; then
   "$root/scripts/sanitize/configure.sh" "$build"
   cmake --build "$build" -j "$(nproc)"
   source "$build/sanitizer_env.sh"
-  # The one CPU test that starts mpirun: Open MPI's dlopen'd components leak at exit from modules
+  # The CPU tests that start mpirun: Open MPI's dlopen'd components leak at exit from modules
   # LeakSanitizer cannot name (unloaded by MPI_Finalize), so no suppression can match them; the
   # mpi-labelled tests are left out of this run for the same reason.
   # Training on the CUDA simulator (CudasimTraining.*, Cli.TrainsOnTheSimulatedGpu) is left out
   # too: every simulated thread is a fiber, and ASan's stack-use-after-return checking makes each
   # fiber frame a heap allocation (20 s becomes minutes). The simulator's AddressSanitizer run is
   # test_kernels_cudasim_asan in the ordinary suite (label cudasim), every op on the simulator.
-  export GTEST_FILTER="-CliEval.UnderMpirunGivesOneRanksNumbers:CudasimTraining.*:Cli.TrainsOnTheSimulatedGpu"
+  export GTEST_FILTER="-CliEval.UnderMpirunGivesOneRanksNumbers:CliLlama.EvalUnderMpirunWithTp2GivesOneRanksNumbers:CudasimTraining.*:Cli.TrainsOnTheSimulatedGpu"
   ctest --test-dir "$build" --output-on-failure -j 2 -L cpu "$@"
   # The fuzz targets for a few seconds each from the stored corpus (the same build).
   KILN_SANITIZE_BUILD_DIR="$build" "$root/scripts/fuzz.sh" --smoke
