@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 #include <new>
 #include <string>
@@ -90,49 +89,6 @@ io::H5Id open_scalar_attr(hid_t file, const char* name, H5T_class_t cls, const c
   return attr;
 }
 
-// Little-endian unsigned integer of `n` bytes (HDF5 stores its metadata little-endian).
-uint64_t le(const unsigned char* p, size_t n) {
-  uint64_t v = 0;
-  for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
-  return v;
-}
-
-// Variable-length strings (what kiln wrote before it switched to fixed-length ones, and what h5py
-// writes) live in global heap collections, which carry no checksum and which libhdf5 1.10 decodes
-// without bounds checks: an object size of 2^64-1 makes H5Aread memcpy that many bytes (SIGSEGV;
-// found by tests/fuzz/fuzz_shard). Before such an attribute is read, every collection in the file
-// ("GCOL", version 1; HDF5 file format spec, "Global Heap") is walked: each object must fit inside
-// its collection and the collection inside the file. Returns "" when they do, else the problem.
-std::string global_heap_problem(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "cannot be read";
-  std::string bytes;
-  char buf[1 << 16];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
-  std::fclose(f);
-  // Size of lengths from the superblock at 0 (version 0/1: byte 14; version 2/3: byte 10).
-  const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < 16 || bytes.compare(0, 8, "\x89HDF\r\n\x1a\n") != 0) return "no superblock at the start";
-  const size_t lengths = u[8] <= 1 ? u[14] : u[10];
-  if (lengths != 4 && lengths != 8) return "unsupported size of lengths " + std::to_string(lengths);
-  const size_t header = 8 + lengths, object_header = 8 + lengths;
-  for (size_t at = bytes.find("GCOL"); at != std::string::npos; at = bytes.find("GCOL", at + 4)) {
-    if (at + header > bytes.size() || u[at + 4] != 1) continue;  // not a collection header
-    const uint64_t size = le(u + at + 8, lengths);
-    if (size < header || size > bytes.size() - at) continue;    // token data that happens to say GCOL
-    const size_t end = at + size_t(size);
-    for (size_t pos = at + header; pos + object_header <= end;) {
-      const uint64_t index = le(u + pos, 2), obj = le(u + pos + 8, lengths);
-      if (obj > end - pos - (index == 0 ? 0 : object_header))
-        return "global heap object " + std::to_string(index) + " at byte " + std::to_string(pos) + " claims " +
-               std::to_string(obj) + " bytes, past the end of its collection";
-      if (index == 0) break;  // the free-space object closes the collection
-      pos += object_header + size_t((obj + 7) / 8 * 8);
-    }
-  }
-  return "";
-}
-
 std::string read_string_attr(hid_t file, const char* name, const char* expected, const std::string& path) {
   io::H5Id attr = open_scalar_attr(file, name, H5T_STRING, expected, path);
   io::H5Id ftype(H5Aget_type(attr.get()));
@@ -140,14 +96,13 @@ std::string read_string_attr(hid_t file, const char* name, const char* expected,
   std::string out;
   bool ok = mtype.ok() && H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get())) >= 0;
   if (ok && H5Tis_variable_str(ftype.get()) > 0) {
-    // Variable-length (older kiln shards, h5py): HDF5 allocates, we free with its allocator. The
-    // global heap they live in is checked first (see global_heap_problem).
-    if (const std::string why = global_heap_problem(path); !why.empty())
-      bad(path, std::string("attribute ") + name + " is a variable-length string in a damaged global heap (" + why + ")");
-    char* s = nullptr;
-    ok = H5Tset_size(mtype.get(), H5T_VARIABLE) >= 0 && H5Aread(attr.get(), mtype.get(), &s) >= 0;
-    if (ok && s != nullptr) out = s;
-    if (s != nullptr) H5free_memory(s);
+    // Variable-length strings (shards of kiln before the newest-format writer, or h5py) are refused
+    // unread: libhdf5 decodes them from a global heap that a damaged file can make it loop on for
+    // ever (found by fuzz_shard; tests/fuzz/regressions/shard), and no check of ours in front of it
+    // covers every such heap. kiln writes fixed-length strings.
+    bad(path, std::string("attribute ") + name +
+                  " is a variable-length string (a shard from an older kiln or another tool); expected a "
+                  "fixed-length string: re-run kiln prepare");
   } else if (ok) {
     // Fixed-length (what kiln writes since shards carry checksummed metadata): read the stored
     // size plus room for a terminator, then cut at the first NUL. Sizes are bounded first.
