@@ -62,7 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  // Round trip: what kiln writes into every run folder must read back as the same config.
+  // Round trip: what kiln writes into every run folder must read back as the same config. kiln
+  // writes config.yaml only for a config that passed validation (a name with a control character,
+  // e.g. "\r" from a quoted escape, is refused with exit 2 first: regressions/config), so the
+  // round trip is asked of those.
+  if (!configs::validation_problems(c).empty()) return 0;
   const std::string text = configs::to_yaml(c);
   configs::Config back;
   try {
