@@ -4,8 +4,12 @@
 // report with the file name.
 #include "plot/render.h"
 
+// KILN_WITH_PLOT=OFF (a machine without cairo's headers, e.g. a bare GPU image): the options are
+// still checked, then write_plot refuses with exit 2 instead of drawing (plot/CMakeLists.txt).
+#if KILN_HAVE_CAIRO
 #include <cairo-svg.h>
 #include <cairo.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -16,8 +20,10 @@
 #include <system_error>
 
 #include "kernels/check.h"
+#if KILN_HAVE_CAIRO
 #include "plot/draw.h"
 #include "plot/figure.h"
+#endif
 
 namespace plot {
 namespace {
@@ -27,6 +33,7 @@ namespace fs = std::filesystem;
 // Limits that keep a typo (--width 160000) from asking cairo for gigabytes; cairo's own limit is 32767.
 constexpr int kMinWidth = 640, kMinHeight = 400, kMaxSide = 16000;
 
+#if KILN_HAVE_CAIRO
 // cairo's stream callback: append to the std::string behind `closure`.
 cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
   static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
@@ -91,6 +98,8 @@ std::string render_png(const Figure& f, const PlotOptions& o) {
   return png;
 }
 
+#endif  // KILN_HAVE_CAIRO
+
 void write_file_whole(const std::string& out, const std::string& bytes) {
   const fs::path path(out);
   std::error_code ec;
@@ -144,8 +153,16 @@ void write_plot(const std::vector<RunData>& runs, const PlotOptions& o) {
   validate(o);
   const Format format = format_of(o.out);  // before any drawing: a typo fails fast
   KILN_REQUIRE_INPUT(!runs.empty(), "plot: no run folders given (expected at least one RUN_DIR)");
+#if KILN_HAVE_CAIRO
   const Figure f = build_figure(runs, o.smoothing);
   write_file_whole(o.out, format == Format::kSvg ? render_svg(f, o) : render_png(f, o));
+#else
+  (void)format;
+  (void)write_file_whole;
+  throw kernels::InputError("plot: this kiln was built without cairo (configured with -DKILN_WITH_PLOT=OFF), so it "
+                            "cannot write " + o.out + "; install cairo's headers (libcairo2-dev) and rebuild, or "
+                            "plot the run folder with a kiln built with them");
+#endif
 }
 
 }  // namespace plot

@@ -7,14 +7,16 @@
 #   preflight          tools and versions (nvidia-smi, nvcc, cmake, ninja, mpirun, ccache, python3)
 #   roofline           scripts/roofline_gpt2.py at B = 16 and 32: the bar the measured step is held to
 #   build              scripts/build.sh, Release, sm_90 (ccache when present), only the targets used
+#   cli-on-gpu         kiln --version's time; which CUDA libraries --version and a 1 KB prepare load
+#                      (prepare must load none: the plugin is for GPU work only)
 #   cuda-tests         ctest -L cuda, plus the GPU tests of the CPU-labelled binaries (CudaPlugin.*)
 #   train-20           tests/trainer CudaTraining.*: 20 GPU steps vs the CPU (fp32 1e-4, bf16 2e-2)
+#   bench              kiln_bench_gpt2 --batches 16,32 (tokens/s, MFU, peak memory)
+#   moby-dick-200      kiln train: GPT-2 124M shape, byte tokenizer, bf16, 200 steps on Moby-Dick
+#   plot               kiln plot of that run: curves.png (SKIP when built without cairo)
 #   nccl-2ranks        tests/parallel CommNccl.* and Groups.* under mpirun -np 2 on the one GPU
 #   tp-dp-equivalence  kiln train, fp32, 20 steps: mpirun -np 2 with tp=2 and with dp=2 (one GPU,
 #                      both ranks on it) against one rank, per-step losses within 1e-4
-#   bench              kiln_bench_gpt2 --batches 16,32 (tokens/s, MFU, peak memory)
-#   moby-dick-200      kiln train: GPT-2 124M shape, byte tokenizer, bf16, 200 steps on Moby-Dick
-#   plot               kiln plot of that run: curves.png
 #   allreduce-overlap  the CUDA-event timeline of the dp all-reduce under backward: not measured
 #                      (kiln has no tool for it yet; the step says so)
 # Without a GPU (no `nvidia-smi -L` line) every GPU step reports SKIP (no GPU) and the script
@@ -26,6 +28,8 @@
 # GPU_CHECK_ONLY=build,bench runs only the steps named (a rerun after a failure; the build step
 # is quick when build/ is still there). GPU_CHECK_PACK_LOGS=1 packs logs/ into logs.tar.gz (default when OUT_DIR is $OUT, whose files
 # come back only 8 at a time). KILN_BUILD_DIR, KILN_CACHE and KILN_CMAKE_ARGS as for build.sh.
+# A lent machine that lacks some of kiln's libraries and cannot reach a mirror: carry the Debian
+# packages and `source scripts/gpu_deps.sh .devdeps` first (that script says how).
 # The Moby-Dick step needs the corpus ($KILN_CACHE/corpora/moby-dick, from scripts/setup.sh);
 # on a machine without network, bring it along (bench/README.md says how).
 set -uo pipefail
@@ -178,6 +182,25 @@ step_build() {
   fi
   [ -f "$build/lib/libkiln_cuda.so" ] || { detail "built without CUDA: $build/lib/libkiln_cuda.so missing (nvcc not found by CMake?)"; exit 1; }
   detail "targets: ${targets[*]} (sm_90, Release$(have ccache && echo ', ccache'))"
+}
+
+# The CLI on a GPU machine: start-up stays CPU-only (the CUDA plugin is loaded on first GPU use,
+# issue 16), and the plugin loads and names the device when asked.
+step_cli() {
+  need_bin "$build/bin/kiln"
+  local t0 t1 ms libs libs_prep doc="$work/one-kb.txt"
+  head -c 1024 "$root/README.md" >"$doc"
+  t0=$(date +%s%N)
+  "$build/bin/kiln" --version || exit 1
+  t1=$(date +%s%N)
+  ms=$(( (t1 - t0) / 1000000 ))
+  # The CUDA libraries proper (the driver, libcuda, is how the device count is read).
+  libs="$(LD_DEBUG=libs "$build/bin/kiln" --version 2>&1 | grep -oE 'lib(cudart|cublasLt|cublas|cudnn|nccl)\.so[.0-9]*' | sort -u | tr '\n' ' ')"
+  libs_prep="$(LD_DEBUG=libs "$build/bin/kiln" prepare --input "$doc" --out "$work/one-kb" --tokenizer byte --quiet 2>&1 |
+    grep -oE 'lib(cudart|cublasLt|cublas|cudnn|nccl)\.so[.0-9]*' | sort -u | tr '\n' ' ')"
+  echo "kiln --version: ${ms} ms; CUDA libraries loaded by --version: ${libs:-none}; by prepare: ${libs_prep:-none}"
+  detail "kiln --version ${ms} ms; CUDA libraries loaded by --version: ${libs:-none}; by prepare of 1 KB: ${libs_prep:-none}"
+  [ -z "$libs_prep" ]
 }
 
 # gtest's per-test result lines ("[  SKIPPED ] Suite.Name (0 ms)", under ctest -V prefixed "N: ").
@@ -352,6 +375,8 @@ step_plot() {
   need_bin "$build/bin/kiln"
   local run="$work/runs/moby-dick-bf16"
   [ -f "$run/metrics.jsonl" ] || skip "no metrics.jsonl from the moby-dick-200 step"
+  grep -q '^KILN_WITH_PLOT:BOOL=OFF' "$build/CMakeCache.txt" 2>/dev/null &&
+    skip "kiln built without cairo (KILN_WITH_PLOT=OFF): draw moby-dick-metrics.jsonl's curves where kiln plot works"
   "$build/bin/kiln" plot "$run" --out "$out/curves.png" || { detail "kiln plot failed"; exit 1; }
   detail "curves.png"
 }
@@ -363,21 +388,24 @@ step_overlap() {
   skip "not measured: no tool (nothing in kiln records CUDA events around the dp all-reduce yet)"
 }
 
-export -f step_preflight step_roofline step_build step_cuda_tests step_train20 step_nccl step_equivalence \
+export -f step_preflight step_roofline step_build step_cli step_cuda_tests step_train20 step_nccl step_equivalence \
   step_bench step_moby step_plot step_overlap
 
 echo "gpu_check: report and logs in $out; work files in $work; budget ${budget_total} s"
 [ "$has_gpu" = 1 ] && echo "gpu_check: $gpu_line" || echo "gpu_check: no GPU (nvidia-smi -L lists none): GPU steps SKIP"
+# In the order of what a short lease must learn first: does it build, are the kernels right, does
+# it train, how fast; then the multi-rank checks.
 run_step preflight 20 any step_preflight
 run_step roofline 20 any step_roofline
 run_step build 220 gpu step_build
-run_step cuda-tests 45 gpu step_cuda_tests
+run_step cli-on-gpu 15 gpu step_cli
+run_step cuda-tests 90 gpu step_cuda_tests
 run_step train-20 45 gpu step_train20
-run_step nccl-2ranks 30 gpu step_nccl
-run_step tp-dp-equivalence 60 gpu step_equivalence
 run_step bench 40 gpu step_bench
 run_step moby-dick-200 75 gpu step_moby
 run_step plot 15 gpu step_plot
+run_step nccl-2ranks 30 gpu step_nccl
+run_step tp-dp-equivalence 60 gpu step_equivalence
 run_step allreduce-overlap 5 gpu step_overlap
 
 # ---- the report -----------------------------------------------------------------------------

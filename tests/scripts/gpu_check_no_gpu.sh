@@ -14,12 +14,12 @@ report="$out/report.md"
 for s in preflight roofline; do
   grep -q "^| $s | \*\*PASS\*\* |" "$report" || fail "$s is not PASS"
 done
-gpu_steps=(build cuda-tests train-20 nccl-2ranks tp-dp-equivalence bench moby-dick-200 plot allreduce-overlap)
+gpu_steps=(build cli-on-gpu cuda-tests train-20 nccl-2ranks tp-dp-equivalence bench moby-dick-200 plot allreduce-overlap)
 for s in "${gpu_steps[@]}"; do
   grep -q "^| $s | \*\*SKIP\*\* | 0 | [0-9]* | no GPU" "$report" || fail "$s is not 'SKIP (no GPU)'"
 done
 grep -q "not measured: no tool" "$report" || fail "the overlap step does not say 'not measured: no tool'"
-[ "$(grep -c '^| [a-z0-9-]* | \*\*' "$report")" = 11 ] || fail "want 11 step rows"
-[ "$(ls "$out"/logs/*.log | wc -l)" = 11 ] || fail "want 11 logs"
+[ "$(grep -c '^| [a-z0-9-]* | \*\*' "$report")" = 12 ] || fail "want 12 step rows"
+[ "$(ls "$out"/logs/*.log | wc -l)" = 12 ] || fail "want 12 logs"
 grep -q "B: flash attention" "$report" || fail "no roofline summary in the report"
-echo "gpu_check without a GPU: exit 0, 2 PASS, ${#gpu_steps[@]} SKIP (no GPU), report.md and 11 logs"
+echo "gpu_check without a GPU: exit 0, 2 PASS, ${#gpu_steps[@]} SKIP (no GPU), report.md and 12 logs"

@@ -269,6 +269,14 @@ TEST(Cli, PlotWritesTheFileItNames) {
   const std::string dir = kiln_test::scratch_dir("cli");
   write_plot_run(dir + "/runs/a");
   write_plot_run(dir + "/runs/b");
+#if !KILN_HAVE_CAIRO
+  // Built with -DKILN_WITH_PLOT=OFF: the refusal is the behaviour to check.
+  const Result off = run("plot " + dir + "/runs/a --out " + dir + "/ab.png");
+  EXPECT_EQ(off.code, 2) << off.out;
+  EXPECT_NE(off.out.find("built without cairo"), std::string::npos) << off.out;
+  EXPECT_FALSE(fs::exists(dir + "/ab.png"));
+  GTEST_SKIP() << "kiln built with KILN_WITH_PLOT=OFF: nothing is drawn";
+#endif
   Result r = run("plot " + dir + "/runs/a " + dir + "/runs/b --out " + dir + "/ab.png --smoothing 0.6");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir + "/ab.png"));
