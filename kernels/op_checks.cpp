@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "kernels/segments.h"
+
 namespace kernels {
 
 void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
@@ -478,6 +480,33 @@ int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x) {
   const char* op = "sum_squares";
   check_present(op, {{"out", &out}, {"x", &x}}, dev);
   check_numel(op, "out", out, 1);
+  return x.numel();
+}
+
+int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,
+                                 const Tensor& m, const Tensor& v, const Tensor& segments, const AdamWArgs& args,
+                                 int64_t* rows) {
+  const char* op = "adamw_update_multi";
+  check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}}, dev);
+  const int64_t n = master.numel();
+  check_numel(op, "grad", grad, n);
+  check_numel(op, "m", m, n);
+  check_numel(op, "v", v, n);
+  KILN_CHECK(args.step >= 1, op_msg(op, "args.step is 1-based, got " + std::to_string(args.step)));
+  if (!compute.empty()) {
+    check_device(op, "compute", compute, dev);
+    check_numel(op, "compute", compute, n);
+  }
+  *rows = check_segment_table_shape(op, segments, dev);
+  return n;
+}
+
+int64_t check_sum_squares_multi(Device dev, const Tensor& out, const Tensor& x, const Tensor& segments, int64_t* rows) {
+  const char* op = "sum_squares_multi";
+  check_present(op, {{"out", &out}, {"x", &x}}, dev);
+  KILN_CHECK(out.numel() == 1 || out.numel() == 2,
+             op_msg(op, "out must hold 1 or 2 sums (one per flag), got " + out.shape.str()));
+  *rows = check_segment_table_shape(op, segments, dev);
   return x.numel();
 }
 

@@ -47,6 +47,8 @@ extern const Ops kOps = {
     .xent_shard_finish = xent_shard_finish,
     .adamw_update = adamw_update,
     .sum_squares = sum_squares,
+    .adamw_update_multi = adamw_update_multi,
+    .sum_squares_multi = sum_squares_multi,
     .cast = cast,
     .zero = zero,
 };

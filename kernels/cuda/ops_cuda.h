@@ -55,7 +55,10 @@ void swiglu_forward(Tensor out, Tensor inp, Stream s);
 void swiglu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);
 // adamw.cu
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s);
+void adamw_update_multi(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, Tensor segments,
+                        AdamWArgs args, Stream s);
 // reduce.cu
 void sum_squares(Tensor out, Tensor x, Stream s);
+void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s);
 
 }  // namespace kernels::cuda

@@ -61,6 +61,8 @@ extern const Ops kOps = {
     .xent_shard_finish = Sim<xent_shard_finish>::call,
     .adamw_update = Sim<adamw_update>::call,
     .sum_squares = Sim<sum_squares>::call,
+    .adamw_update_multi = Sim<adamw_update_multi>::call,
+    .sum_squares_multi = Sim<sum_squares_multi>::call,
     .cast = Sim<cast>::call,
     .zero = Sim<zero>::call,
 };
