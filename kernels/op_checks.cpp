@@ -180,9 +180,10 @@ EmbeddingDims check_embedding_backward(Device dev, const Tensor& dwte, const Ten
   return d;
 }
 
-RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
-                                const Tensor& weight, const Tensor& bias) {
-  const char* op = "layernorm_forward";
+namespace {
+// LayerNorm forward's rules for op `op` (plain, or the normalising half of the fused form).
+RowDims check_layernorm_rows(const char* op, Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                             const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_present(op, {{"out", &out}, {"mean", &mean}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}, {"bias", &bias}},
                 dev);
   const RowDims d = rows_of(op, "x", x);
@@ -192,6 +193,28 @@ RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mea
   check_shape(op, "weight", weight, {d.C});
   check_shape(op, "bias", bias, {d.C});
   return d;
+}
+}  // namespace
+
+RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                                const Tensor& weight, const Tensor& bias) {
+  return check_layernorm_rows("layernorm_forward", dev, out, mean, rstd, x, weight, bias);
+}
+
+RowDims check_residual_layernorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& a, const Tensor& b, const Tensor& weight,
+                                         const Tensor& bias) {
+  const char* op = "residual_layernorm_forward";
+  check_present(op, {{"sum", &sum}, {"a", &a}, {"b", &b}}, dev);
+  check_shape(op, "b", b, a.shape);
+  check_shape(op, "sum", sum, a.shape);
+  // sum may replace a or b in place (the residual stream); out is read from sum, so it stands apart.
+  check_alias_or_disjoint(op, "sum", sum, "a", a);
+  check_alias_or_disjoint(op, "sum", sum, "b", b);
+  for (const NamedTensor& in : {NamedTensor{"sum", &sum}, NamedTensor{"a", &a}, NamedTensor{"b", &b}})
+    check_disjoint(op, "out", out, in.name, *in.t);
+  // The LayerNorm half: its own rules, on sum as x.
+  return check_layernorm_rows(op, dev, out, mean, rstd, sum, weight, bias);
 }
 
 RowDims check_layernorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,

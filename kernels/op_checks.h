@@ -66,6 +66,10 @@ struct RowDims {
 };
 RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
                                 const Tensor& weight, const Tensor& bias);
+// sum may alias a or b exactly; out stands apart from all three (it is read from sum).
+RowDims check_residual_layernorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& a, const Tensor& b, const Tensor& weight,
+                                         const Tensor& bias);
 RowDims check_layernorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                                  const Tensor& dout, const Tensor& x, const Tensor& weight, const Tensor& mean,
                                  const Tensor& rstd);

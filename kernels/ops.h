@@ -52,6 +52,12 @@ struct Ops {
   // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = kLayernormEps.
   void (*layernorm_forward)(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight,
                             Tensor bias, Stream s);
+  // The residual add fused in front of LayerNorm (GPT-2's ln_2, the next layer's ln_1, ln_f), one
+  // pass over the stream instead of two: sum (N,C) = a + b, then out, mean, rstd = layernorm of sum
+  // as stored (rounded to its dtype, so forward and layernorm_backward see the same x), exactly
+  // residual_forward followed by layernorm_forward. sum may alias a or b exactly. eps = kLayernormEps.
+  void (*residual_layernorm_forward)(Tensor sum, Tensor out, Tensor mean, Tensor rstd, Tensor a, Tensor b,
+                                     Tensor weight, Tensor bias, Stream s);
   // dx (N,C) +=, dweight (C) +=, dbias (C) +=.
   void (*layernorm_backward)(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x,
                              Tensor weight, Tensor mean, Tensor rstd, Stream s);

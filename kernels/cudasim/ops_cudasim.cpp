@@ -39,6 +39,7 @@ extern const Ops kOps = {
     .embedding_forward = Sim<embedding_forward>::call,
     .embedding_backward = Sim<embedding_backward>::call,
     .layernorm_forward = Sim<layernorm_forward>::call,
+    .residual_layernorm_forward = Sim<residual_layernorm_forward>::call,
     .layernorm_backward = Sim<layernorm_backward>::call,
     .matmul_forward = Sim<matmul_forward>::call,
     .matmul_backward = Sim<matmul_backward>::call,
