@@ -153,8 +153,9 @@ struct Ops {
   // out (1) fp32 += sum of x^2 (x any float dtype): the pieces of a global gradient norm.
   void (*sum_squares)(Tensor out, Tensor x, Stream s);
 
-  // The multi-tensor forms the optimizer runs: one pass (one kernel launch of the GPU) over a flat
-  // range made of parameter pieces that differ in one flag, instead of one call per piece.
+  // The multi-tensor forms the optimizer runs: one pass over a flat range made of parameter pieces
+  // that differ in one flag, instead of one call per piece (on the GPU one launch for AdamW, and the
+  // norm's two: the partial sums and their deterministic finish).
   // `segments` is a segment table (kernels/segments.h: (S,4) uint32, built and validated once by
   // make_segment_table, kept where the op runs): piece s covers elements [start_s, start_s + length_s)
   // of the range with flag_s; pieces ascend and do not overlap; elements in no piece (alignment
