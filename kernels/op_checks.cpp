@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "kernels/segments.h"
+
 namespace kernels {
 
 void check_shape(const char* op, const char* name, const Tensor& t, Shape want) {
@@ -178,9 +180,10 @@ EmbeddingDims check_embedding_backward(Device dev, const Tensor& dwte, const Ten
   return d;
 }
 
-RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
-                                const Tensor& weight, const Tensor& bias) {
-  const char* op = "layernorm_forward";
+namespace {
+// LayerNorm forward's rules for op `op` (plain, or the normalising half of the fused form).
+RowDims check_layernorm_rows(const char* op, Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                             const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_present(op, {{"out", &out}, {"mean", &mean}, {"rstd", &rstd}, {"x", &x}, {"weight", &weight}, {"bias", &bias}},
                 dev);
   const RowDims d = rows_of(op, "x", x);
@@ -190,6 +193,28 @@ RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mea
   check_shape(op, "weight", weight, {d.C});
   check_shape(op, "bias", bias, {d.C});
   return d;
+}
+}  // namespace
+
+RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
+                                const Tensor& weight, const Tensor& bias) {
+  return check_layernorm_rows("layernorm_forward", dev, out, mean, rstd, x, weight, bias);
+}
+
+RowDims check_residual_layernorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& a, const Tensor& b, const Tensor& weight,
+                                         const Tensor& bias) {
+  const char* op = "residual_layernorm_forward";
+  check_present(op, {{"sum", &sum}, {"a", &a}, {"b", &b}}, dev);
+  check_shape(op, "b", b, a.shape);
+  check_shape(op, "sum", sum, a.shape);
+  // sum may replace a or b in place (the residual stream); out is read from sum, so it stands apart.
+  check_alias_or_disjoint(op, "sum", sum, "a", a);
+  check_alias_or_disjoint(op, "sum", sum, "b", b);
+  for (const NamedTensor& in : {NamedTensor{"sum", &sum}, NamedTensor{"a", &a}, NamedTensor{"b", &b}})
+    check_disjoint(op, "out", out, in.name, *in.t);
+  // The LayerNorm half: its own rules, on sum as x.
+  return check_layernorm_rows(op, dev, out, mean, rstd, sum, weight, bias);
 }
 
 RowDims check_layernorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
@@ -478,6 +503,33 @@ int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x) {
   const char* op = "sum_squares";
   check_present(op, {{"out", &out}, {"x", &x}}, dev);
   check_numel(op, "out", out, 1);
+  return x.numel();
+}
+
+int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,
+                                 const Tensor& m, const Tensor& v, const Tensor& segments, const AdamWArgs& args,
+                                 int64_t* rows) {
+  const char* op = "adamw_update_multi";
+  check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}}, dev);
+  const int64_t n = master.numel();
+  check_numel(op, "grad", grad, n);
+  check_numel(op, "m", m, n);
+  check_numel(op, "v", v, n);
+  KILN_CHECK(args.step >= 1, op_msg(op, "args.step is 1-based, got " + std::to_string(args.step)));
+  if (!compute.empty()) {
+    check_device(op, "compute", compute, dev);
+    check_numel(op, "compute", compute, n);
+  }
+  *rows = check_segment_table_shape(op, segments, dev);
+  return n;
+}
+
+int64_t check_sum_squares_multi(Device dev, const Tensor& out, const Tensor& x, const Tensor& segments, int64_t* rows) {
+  const char* op = "sum_squares_multi";
+  check_present(op, {{"out", &out}, {"x", &x}}, dev);
+  KILN_CHECK(out.numel() == 1 || out.numel() == 2,
+             op_msg(op, "out must hold 1 or 2 sums (one per flag), got " + out.shape.str()));
+  *rows = check_segment_table_shape(op, segments, dev);
   return x.numel();
 }
 

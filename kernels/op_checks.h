@@ -66,6 +66,10 @@ struct RowDims {
 };
 RowDims check_layernorm_forward(Device dev, const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
                                 const Tensor& weight, const Tensor& bias);
+// sum may alias a or b exactly; out stands apart from all three (it is read from sum).
+RowDims check_residual_layernorm_forward(Device dev, const Tensor& sum, const Tensor& out, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& a, const Tensor& b, const Tensor& weight,
+                                         const Tensor& bias);
 RowDims check_layernorm_backward(Device dev, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
                                  const Tensor& dout, const Tensor& x, const Tensor& weight, const Tensor& mean,
                                  const Tensor& rstd);
@@ -124,6 +128,12 @@ RowDims check_xent_shard_finish(Device dev, const Tensor& losses, const Tensor& 
 int64_t check_adamw_update(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad, const Tensor& m,
                            const Tensor& v, const AdamWArgs& args);
 int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x);
+// The multi-tensor forms (segment tables: kernels/segments.h). Return the element count N; the
+// table's row count comes back in *rows.
+int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,
+                                 const Tensor& m, const Tensor& v, const Tensor& segments, const AdamWArgs& args,
+                                 int64_t* rows);
+int64_t check_sum_squares_multi(Device dev, const Tensor& out, const Tensor& x, const Tensor& segments, int64_t* rows);
 // Converting in place between different widths would overwrite elements before reading them: dst
 // and src must not overlap unless the dtypes are equal (a backend may refuse more).
 int64_t check_cast(Device dev, const Tensor& dst, const Tensor& src);

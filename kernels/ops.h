@@ -52,6 +52,12 @@ struct Ops {
   // out(N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) fp32 saved.  eps = kLayernormEps.
   void (*layernorm_forward)(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight,
                             Tensor bias, Stream s);
+  // The residual add fused in front of LayerNorm (GPT-2's ln_2, the next layer's ln_1, ln_f), one
+  // pass over the stream instead of two: sum (N,C) = a + b, then out, mean, rstd = layernorm of sum
+  // as stored (rounded to its dtype, so forward and layernorm_backward see the same x), exactly
+  // residual_forward followed by layernorm_forward. sum may alias a or b exactly. eps = kLayernormEps.
+  void (*residual_layernorm_forward)(Tensor sum, Tensor out, Tensor mean, Tensor rstd, Tensor a, Tensor b,
+                                     Tensor weight, Tensor bias, Stream s);
   // dx (N,C) +=, dweight (C) +=, dbias (C) +=.
   void (*layernorm_backward)(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x,
                              Tensor weight, Tensor mean, Tensor rstd, Stream s);
@@ -146,6 +152,22 @@ struct Ops {
 
   // out (1) fp32 += sum of x^2 (x any float dtype): the pieces of a global gradient norm.
   void (*sum_squares)(Tensor out, Tensor x, Stream s);
+
+  // The multi-tensor forms the optimizer runs: one pass over a flat range made of parameter pieces
+  // that differ in one flag, instead of one call per piece (on the GPU one launch for AdamW, and the
+  // norm's two: the partial sums and their deterministic finish).
+  // `segments` is a segment table (kernels/segments.h: (S,4) uint32, built and validated once by
+  // make_segment_table, kept where the op runs): piece s covers elements [start_s, start_s + length_s)
+  // of the range with flag_s; pieces ascend and do not overlap; elements in no piece (alignment
+  // gaps) are left alone. Per element the arithmetic is adamw_update's / sum_squares' exactly.
+  // adamw_update_multi: as adamw_update over master, compute, grad, m, v (N each), with
+  // args.weight_decay applied where flag_s is 1 and none where it is 0.
+  void (*adamw_update_multi)(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, Tensor segments,
+                             AdamWArgs args, Stream s);
+  // out (K) fp32, K <= 2: out[flag_s] += sum of x^2 over piece s (flag < K). The CPU adds each
+  // piece's fp64 sum into out rounding once per piece (as sum_squares per piece); the GPU rounds
+  // once per slot, so the two agree to (pieces in the slot + 1) fp32 roundings.
+  void (*sum_squares_multi)(Tensor out, Tensor x, Tensor segments, Stream s);
 
   // dst = src converted to dst.dtype (same numel; float dtypes only). Rounds to nearest even.
   void (*cast)(Tensor dst, Tensor src, Stream s);

@@ -105,29 +105,41 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
   const auto rows2d = [&](Tensor t) { return t.reshaped({B * T, t.numel() / (B * T)}); };
   const auto bias_once = [&](const Tensor& bias) { return first ? bias : Tensor{}; };
   parallel::vocab_parallel_embedding_forward(ops_, tp_, a.encoded, head_->tokens(), w_.wte, w_.wpe, head_->vocab(), s);
+  // Each residual add runs fused with the LayerNorm that reads its sum (ln_2 after attention, the
+  // next layer's ln_1 or ln_f after the MLP): only layer 0's ln_1 reads the embedding on its own.
+  {
+    Acts::Layer& y0 = a.layers[0];
+    ops_.layernorm_forward(rows2d(y0.ln1), y0.ln1_mean, y0.ln1_rstd, rows2d(a.encoded), w_.h[0].ln_1_weight,
+                           w_.h[0].ln_1_bias, s);
+  }
   Tensor residual = a.encoded;
   for (int l = 0; l < cfg_.n_layer; ++l) {
     Acts::Layer& y = a.layers[size_t(l)];
     const Gpt2LayerWeights& w = w_.h[size_t(l)];
-    ops_.layernorm_forward(rows2d(y.ln1), y.ln1_mean, y.ln1_rstd, rows2d(residual), w.ln_1_weight, w.ln_1_bias, s);
     copy_to_tp_forward(y.ln1, tp_, s);
     ops_.matmul_forward(rows2d(y.qkv), rows2d(y.ln1), w.c_attn_weight, w.c_attn_bias, s);
     const int heads = cfg_.n_head / tp_size_;  // multi-head: as many key/value heads as query heads
     ops_.attention_forward(y.atty, y.att_lse, y.qkv, heads, heads, s);
     ops_.matmul_forward(rows2d(y.attproj), rows2d(y.atty), w.attn_proj_weight, bias_once(w.attn_proj_bias), s);
     reduce_from_tp_forward(y.attproj, tp_, s);
-    ops_.residual_forward(y.residual2, residual, y.attproj, s);
-    ops_.layernorm_forward(rows2d(y.ln2), y.ln2_mean, y.ln2_rstd, rows2d(y.residual2), w.ln_2_weight, w.ln_2_bias, s);
+    ops_.residual_layernorm_forward(rows2d(y.residual2), rows2d(y.ln2), y.ln2_mean, y.ln2_rstd, rows2d(residual),
+                                    rows2d(y.attproj), w.ln_2_weight, w.ln_2_bias, s);
     copy_to_tp_forward(y.ln2, tp_, s);
     ops_.matmul_forward(rows2d(y.fch), rows2d(y.ln2), w.c_fc_weight, w.c_fc_bias, s);
     ops_.gelu_forward(y.fch_gelu, y.fch, s);
     ops_.matmul_forward(rows2d(y.fcproj), rows2d(y.fch_gelu), w.mlp_proj_weight, bias_once(w.mlp_proj_bias), s);
     reduce_from_tp_forward(y.fcproj, tp_, s);
-    ops_.residual_forward(y.residual3, y.residual2, y.fcproj, s);
+    if (l + 1 < cfg_.n_layer) {
+      Acts::Layer& next = a.layers[size_t(l + 1)];
+      const Gpt2LayerWeights& wn = w_.h[size_t(l + 1)];
+      ops_.residual_layernorm_forward(rows2d(y.residual3), rows2d(next.ln1), next.ln1_mean, next.ln1_rstd,
+                                      rows2d(y.residual2), rows2d(y.fcproj), wn.ln_1_weight, wn.ln_1_bias, s);
+    } else {
+      ops_.residual_layernorm_forward(rows2d(y.residual3), rows2d(a.lnf), a.lnf_mean, a.lnf_rstd, rows2d(y.residual2),
+                                      rows2d(y.fcproj), w_.ln_f_weight, w_.ln_f_bias, s);
+    }
     residual = y.residual3;
   }
-  ops_.layernorm_forward(a.lnf.reshaped({B * T, C}), a.lnf_mean, a.lnf_rstd, residual.reshaped({B * T, C}),
-                         w_.ln_f_weight, w_.ln_f_bias, s);
   copy_to_tp_forward(a.lnf, tp_, s);
   ops_.matmul_forward(head_->logits(), a.lnf.reshaped({B * T, C}), w_.head(), Tensor{}, s);
   return head_->forward();

@@ -144,9 +144,11 @@ def build(a):
         colsum(phase, f"layernorm_backward {name}: dweight, dbias", count, C,
                inputs=2 * N * C * ACT + 2 * N * F32, outputs=2, flops_per=4)
 
-    def residual(phase, count):
-        add(phase, "residual_forward", count, f"({N},{C})", "fp32", flops=count * N * C,
-            read=count * 2 * N * C * ACT, write=count * N * C * ACT)
+    def residual_layernorm_forward(phase, name, count):
+        # layernorm.cu: one warp per row writes sum = a + b and normalises it (a re-read of the row it
+        # just wrote, from L1): reads a, b and the parameters, writes sum, out, mean and rstd.
+        add(phase, f"residual_layernorm_forward {name}", count, f"({N},{C})", "fp32", flops=count * 9 * N * C,
+            read=count * (2 * N * C + 2 * C) * ACT, write=count * (2 * N * C * ACT + 2 * N * F32))
 
     # ---- start of the step: ParamArena::zero_grads (one memset over the fp32 gradient arena)
     add("step", "zero grads (cudaMemsetAsync)", 1, f"({P}) fp32", "none", write=P * F32)
@@ -155,7 +157,7 @@ def build(a):
     fw = "forward"
     add(fw, "embedding_forward", 1, f"({N},{C}) from wte, wpe", "fp32", flops=N * C,
         read=N * I32 + N * C * ACT + T * C * ACT, write=N * C * ACT)
-    layernorm_forward(fw, "ln_1", L)
+    layernorm_forward(fw, "ln_1 (layer 0; the others fused below)", 1)
     matmul_forward(fw, "c_attn", L, N, 3 * C, C, True)
     fwd_pairs, dkdv_pairs = current_attention_pairs(T)
     flash_pairs = T * T / 2
@@ -170,14 +172,13 @@ def build(a):
         flops=L * 4 * hs * flash_pairs * B * NH, sfu=L * flash_pairs * B * NH, read=L * att_read,
         write=L * att_write, variant="flash", model_flops=L * att_model_fwd)
     matmul_forward(fw, "attn.c_proj", L, N, C, C, True)
-    residual(fw, L)
-    layernorm_forward(fw, "ln_2", L)
+    residual_layernorm_forward(fw, "attention residual + ln_2", L)
     matmul_forward(fw, "c_fc", L, N, F, C, True)
     add(fw, "gelu_forward", L, f"({N},{F})", "fp32", flops=L * 8 * N * F, sfu=L * N * F, read=L * N * F * ACT,
         write=L * N * F * ACT)
     matmul_forward(fw, "mlp.c_proj", L, N, C, F, True)
-    residual(fw, L)
-    layernorm_forward(fw, "ln_f", 1)
+    residual_layernorm_forward(fw, "MLP residual + next ln_1", L - 1)
+    residual_layernorm_forward(fw, "MLP residual + ln_f", 1)
     matmul_forward(fw, "lm_head (tied wte)", 1, N, V, C, False)
     add(fw, "softmax_xent (losses only)", 1, f"({N},{V}), {Vr} real", "fp32", flops=3 * N * Vr, sfu=N * Vr,
         read=N * Vr * ACT + N * I32, write=N * F32)
@@ -224,17 +225,21 @@ def build(a):
     add(bw, "embedding_backward: dwpe", 1, f"({T},{C}) over B={B}", "fp32", flops=N * C,
         read=N * C * ACT + T * C * F32, write=T * C * F32)
 
-    # ---- optimizer (trainer/optimizer.cpp adamw_step_one_rank: norm, then AdamW per parameter)
+    # ---- optimizer (trainer/optimizer.cpp adamw_step_one_rank: norm, then AdamW), each one
+    # multi-tensor op over the whole arena with a segment table of its n_params pieces (16 bytes a
+    # row, uploaded once; read by every block's binary search, counted once here).
     op = "optimizer"
     add(op, "zero norm accumulator (cudaMemsetAsync)", 1, "(2) fp32", "none", write=8)
-    # reduce.cu: pass 1 writes one double per block (min(1024, ceil(n / 4096)) blocks), pass 2 adds them.
-    partials = sum(min(1024, max(1, math.ceil(n / 4096))) for n in sizes)
-    add(op, "sum_squares pass 1 (per parameter)", n_params, f"{n_params} tensors, {P} fp32", "fp64", flops=2 * P,
-        read=P * F32, write=partials * 8)
-    add(op, "sum_squares pass 2 (per parameter)", n_params, f"{n_params} tensors", "fp64", flops=partials,
-        read=partials * 8 + n_params * F32, write=n_params * F32)
-    add(op, "adamw_update (per parameter)", n_params, f"{n_params} tensors, {P} fp32 + bf16 copy", "fp32",
-        flops=15 * P, read=4 * P * F32, write=3 * P * F32 + P * ACT)
+    # reduce.cu: pass 1 writes two doubles per block (min(1024, ceil(P / 4096)) blocks: a slot for the
+    # tp-sharded and one for the replicated pieces), pass 2 adds each slot's partials.
+    table = n_params * 16
+    partials = min(1024, max(1, math.ceil(P / 4096)))
+    add(op, "sum_squares_multi pass 1", 1, f"{n_params} pieces, {P} fp32", "fp64", flops=2 * P,
+        read=P * F32 + table, write=partials * 2 * 8)
+    add(op, "sum_squares_multi pass 2", 1, "2 slots", "fp64", flops=2 * partials,
+        read=partials * 2 * 8 + 2 * F32, write=2 * F32)
+    add(op, "adamw_update_multi", 1, f"{n_params} pieces, {P} fp32 + bf16 copy", "fp32",
+        flops=15 * P, read=4 * P * F32 + table, write=3 * P * F32 + P * ACT)
     return ks, dict(B=B, T=T, L=L, NH=NH, C=C, F=F, V=V, Vr=Vr, hs=hs, P=P, n_params=n_params, U=U,
                     current_pairs_fwd=fwd_pairs, current_pairs_dkdv=dkdv_pairs)
 

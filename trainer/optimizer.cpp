@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/segments.h"
+
 namespace trainer {
 
 using model::ParamSpec;
@@ -38,6 +40,7 @@ AdamW::AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels:
       norm_acc_(params.device(), DType::F32, {2}) {
   KILN_CHECK(owned.begin >= 0 && owned.count >= 0 && owned.begin + owned.count <= params.total_elements(),
              "AdamW: owned range outside the parameter arena");
+  upload_segment_tables();
   if (!sharded_) return;
   const bool own_master = params.compute_dtype() != params.master_dtype();
   const int64_t n = own_.count;
@@ -56,41 +59,55 @@ AdamW::AdamW(const configs::OptimConfig& cfg, ParamArena& params, const kernels:
 
 AdamW::~AdamW() = default;
 
-// Sums of squares of `grads` (the owned range), per parameter piece so each is filed as tp-sharded
-// or replicated.
-parallel::GradSquares AdamW::sum_squares(Tensor grads) {
-  ops_.zero(norm_acc_.t, {});
-  const Tensor sharded = norm_acc_.t.slice_rows(0, 1), replicated = norm_acc_.t.slice_rows(1, 1);
-  const int64_t first = own_.begin, end = own_.begin + grads.numel();
+// The pieces of every parameter inside the owned range, twice: flagged by weight decay (AdamW) and
+// by how tp holds them (the norm: slot 0 tp-sharded, 1 replicated). Built and copied to the
+// params' device once, here, so a step uploads and allocates nothing.
+void AdamW::upload_segment_tables() {
+  std::vector<kernels::Segment> decay, norm;
+  const int64_t begin = own_.begin, end = own_.begin + own_.count;
   for (int i = 0; i < params_.size(); ++i) {
-    const int64_t b = std::max(first, params_.offset(i));
+    const int64_t b = std::max(begin, params_.offset(i));
     const int64_t e = std::min(end, params_.offset(i) + params_.grad(i).numel());
     if (b >= e) continue;
-    const bool rep = params_.spec(i).split == Split::kReplicated;
-    ops_.sum_squares(rep ? replicated : sharded, flat_slice(grads, b - first, e - b), {});
+    const ParamSpec& spec = params_.spec(i);
+    decay.push_back({b - begin, e - b, spec.decay ? 1u : 0u});
+    norm.push_back({b - begin, e - b, spec.split == Split::kReplicated ? 1u : 0u});
   }
+  const auto upload = [&](const std::vector<kernels::Segment>& pieces, kernels::OwnedTensor* table) {
+    const std::vector<uint32_t> words = kernels::encode_segments(pieces, own_.count, /*flag_limit=*/2);
+    if (words.empty()) return;  // nothing of any parameter in this range: the ops are skipped
+    *table = kernels::OwnedTensor(params_.device(), DType::U32,
+                                  {int64_t(words.size()) / kernels::kSegmentWords, kernels::kSegmentWords});
+    kernels::device_copy(table->t.data, params_.device(), words.data(), Device::kCpu, words.size() * sizeof(uint32_t));
+  };
+  upload(decay, &decay_segments_);
+  upload(norm, &norm_segments_);
+}
+
+// Sums of squares of `grads` (the owned range) in one op over the norm segment table: each piece
+// filed as tp-sharded or replicated.
+parallel::GradSquares AdamW::sum_squares(Tensor grads) {
+  KILN_CHECK(grads.numel() == own_.count, "AdamW::sum_squares: grads do not cover the owned range");
+  ops_.zero(norm_acc_.t, {});
+  if (!norm_segments_.t.empty()) ops_.sum_squares_multi(norm_acc_.t, grads, norm_segments_.t, {});
   float acc[2] = {0, 0};
   kernels::device_copy(acc, Device::kCpu, norm_acc_.t.data, params_.device(), sizeof acc);
   return {acc[0], acc[1]};
 }
 
-// AdamW over the owned range, one call per parameter piece (weight decay is per parameter).
+// AdamW over the owned range in one op; each piece's weight decay comes from the decay segment table.
 void AdamW::update_range(Tensor grads, const kernels::AdamWArgs& base) {
-  const int64_t begin = own_.begin, count = grads.numel();
+  const int64_t begin = own_.begin, count = own_.count;
+  KILN_CHECK(grads.numel() == count, "AdamW::step: grads do not cover the owned range");
+  if (decay_segments_.t.empty()) return;
   const bool separate = params_.compute_dtype() != params_.master_dtype();
-  for (int i = 0; i < params_.size(); ++i) {
-    const int64_t b = std::max(begin, params_.offset(i));
-    const int64_t e = std::min(begin + count, params_.offset(i) + params_.grad(i).numel());
-    if (b >= e) continue;
-    kernels::AdamWArgs args = base;
-    args.weight_decay = params_.spec(i).decay ? float(cfg_.weight_decay) : 0.f;
-    const Tensor master = sharded_ && separate ? flat_slice(shard_master_, b - begin, e - b)
-                                               : flat_slice(params_.all_master(), b, e - b);
-    const Tensor compute = separate ? flat_slice(params_.all_compute(), b, e - b) : Tensor{};
-    const Tensor m = sharded_ ? flat_slice(shard_m_, b - begin, e - b) : flat_slice(params_.all_m(), b, e - b);
-    const Tensor v = sharded_ ? flat_slice(shard_v_, b - begin, e - b) : flat_slice(params_.all_v(), b, e - b);
-    ops_.adamw_update(master, compute, flat_slice(grads, b - begin, e - b), m, v, args, {});
-  }
+  kernels::AdamWArgs args = base;
+  args.weight_decay = float(cfg_.weight_decay);
+  const Tensor master = sharded_ && separate ? shard_master_ : flat_slice(params_.all_master(), begin, count);
+  const Tensor compute = separate ? flat_slice(params_.all_compute(), begin, count) : Tensor{};
+  const Tensor m = sharded_ ? shard_m_ : flat_slice(params_.all_m(), begin, count);
+  const Tensor v = sharded_ ? shard_v_ : flat_slice(params_.all_v(), begin, count);
+  ops_.adamw_update_multi(master, compute, grads, m, v, decay_segments_.t, args, {});
 }
 
 StepStats AdamW::step(Tensor grads, double lr, double scaled_norm, double loss_scale) {

@@ -7,8 +7,10 @@
 // gradients, the cross-rank norm and gathering the updated weights are parallel::GradSync's.
 // Per step, the trainer calls:
 //   sum_squares(grads)  -> this range's squared gradients, tp-sharded and replicated apart
-//   step(grads, ...)    -> overflow check -> clip factor -> one fused AdamW update per parameter
-//                          piece (grad_scale folds loss-scale removal and clipping in)
+//   step(grads, ...)    -> overflow check -> clip factor -> one fused AdamW update over the range
+//                          (grad_scale folds loss-scale removal and clipping in)
+// Both are one multi-tensor op each (kernels/ops.h: sum_squares_multi, adamw_update_multi) over
+// segment tables of the range's parameter pieces, built and uploaded once by the constructor.
 #pragma once
 
 #include "configs/config.h"
@@ -68,6 +70,7 @@ class AdamW {
   Tensor shard_master() const { return shard_master_; }  // empty unless sharded with bf16/fp16 compute
 
  private:
+  void upload_segment_tables();
   void update_range(Tensor grads, const kernels::AdamWArgs& base);
 
   configs::OptimConfig cfg_;
@@ -78,6 +81,9 @@ class AdamW {
   kernels::Buffer shard_;          // sharded: m, v (and master in bf16 runs) of the owned range
   Tensor shard_m_, shard_v_, shard_master_;
   kernels::OwnedTensor norm_acc_;  // (2) fp32 on the params' device: [tp-sharded, replicated]
+  // Segment tables (kernels/segments.h) of the owned range's pieces, on the params' device; empty
+  // when the range holds no parameter element. Flags: weight decay; replicated over tp.
+  kernels::OwnedTensor decay_segments_, norm_segments_;
   int t_ = 0;                      // completed (not skipped) updates, for bias correction
 };
 

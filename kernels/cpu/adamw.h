@@ -32,7 +32,9 @@ void adamw_update_ref(Real* param, const Real* grad, Real* m, Real* v, int64_t n
   }
 }
 
-// Ops entry point (adamw.cpp).
+// Ops entry points (adamw.cpp).
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s);
+void adamw_update_multi(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, Tensor segments,
+                        AdamWArgs args, Stream s);
 
 }  // namespace kernels::cpu

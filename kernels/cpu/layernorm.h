@@ -74,6 +74,8 @@ void layernorm_backward_ref(Real* dx, Real* dweight, Real* dbias, const Real* do
 
 // Ops entry points (layernorm.cpp).
 void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream s);
+void residual_layernorm_forward(Tensor sum, Tensor out, Tensor mean, Tensor rstd, Tensor a, Tensor b, Tensor weight,
+                                Tensor bias, Stream s);
 void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight,
                         Tensor mean, Tensor rstd, Stream s);
 

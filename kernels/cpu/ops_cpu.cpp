@@ -25,6 +25,7 @@ extern const Ops kOps = {
     .embedding_forward = embedding_forward,
     .embedding_backward = embedding_backward,
     .layernorm_forward = layernorm_forward,
+    .residual_layernorm_forward = residual_layernorm_forward,
     .layernorm_backward = layernorm_backward,
     .matmul_forward = matmul_forward,
     .matmul_backward = matmul_backward,
@@ -47,6 +48,8 @@ extern const Ops kOps = {
     .xent_shard_finish = xent_shard_finish,
     .adamw_update = adamw_update,
     .sum_squares = sum_squares,
+    .adamw_update_multi = adamw_update_multi,
+    .sum_squares_multi = sum_squares_multi,
     .cast = cast,
     .zero = zero,
 };

@@ -41,7 +41,8 @@ double sum_squares_ref(const S* x, int64_t n) {
   return total;
 }
 
-// Ops entry point (reduce.cpp).
+// Ops entry points (reduce.cpp).
 void sum_squares(Tensor out, Tensor x, Stream s);
+void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s);
 
 }  // namespace kernels::cpu

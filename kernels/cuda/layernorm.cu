@@ -1,10 +1,13 @@
 // kernels/cuda/layernorm.cu
 // LayerNorm forward and backward on the GPU, fp32 math whatever the storage dtype.
 // Called through kernels::cuda::kOps. Mirrors kernels/cpu/layernorm.h (eps 1e-5, two-pass
-// variance, the same dx formula). Not here: fusion with the residual add (a later speed-up).
+// variance, the same dx formula).
 //
 // forward:  one warp per row (8 rows per 256-thread block): mean, then sum (x-mean)^2, then the
 //           output; rows of a few thousand channels stay in L1 between the three reads.
+//           residual_layernorm_forward: the same warp first writes its row of sum = a + b (rounded
+//           to T) and then normalises the row it wrote, each lane reading back its own elements:
+//           one pass over the stream instead of the residual kernel's plus the norm's.
 // backward: (1) one warp per row: dx += rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout*w;
 //           (2) dweight += sum_n dout * xhat, dbias += sum_n dout: a deterministic two-pass column
 //           reduction (colsum.cuh), never atomics.
@@ -19,13 +22,11 @@ namespace {
 constexpr int kRowsPerBlock = 8;  // warps per block
 constexpr float kEps = float(kLayernormEps);  // the op contract's epsilon (kernels/ops.h)
 
+// One warp normalises row `row` of x (C channels) into out, mean, rstd. Lane l reads channels
+// l, l + 32, ...: the stride the fused kernel writes sum with, so each lane reads back its own stores.
 template <class T>
-__global__ void __launch_bounds__(32 * kRowsPerBlock)
-    layernorm_forward_kernel(T* out, float* mean, float* rstd, const T* x, const T* weight, const T* bias, int64_t N,
-                             int C) {
-  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= N) return;  // whole warp leaves together: no shuffle is left half-populated
+__device__ void layernorm_warp_row(T* out, float* mean, float* rstd, const T* x, const T* weight, const T* bias,
+                                   int64_t row, int C, int lane) {
   const T* xr = x + row * C;
   float sum = 0.f;
   for (int c = lane; c < C; c += 32) sum += to_float(xr[c]);
@@ -44,6 +45,29 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock)
     mean[row] = m;
     rstd[row] = r;
   }
+}
+
+template <class T>
+__global__ void __launch_bounds__(32 * kRowsPerBlock)
+    layernorm_forward_kernel(T* out, float* mean, float* rstd, const T* x, const T* weight, const T* bias, int64_t N,
+                             int C) {
+  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  if (row >= N) return;  // whole warp leaves together: no shuffle is left half-populated
+  layernorm_warp_row(out, mean, rstd, x, weight, bias, row, C, int(threadIdx.x % 32));
+}
+
+// sum = a + b (rounded to T), then LayerNorm of the stored sum; sum may alias a or b exactly (each
+// element is read before the same lane writes it).
+template <class T>
+__global__ void __launch_bounds__(32 * kRowsPerBlock)
+    residual_layernorm_forward_kernel(T* sum, T* out, float* mean, float* rstd, const T* a, const T* b,
+                                      const T* weight, const T* bias, int64_t N, int C) {
+  const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= N) return;
+  const int64_t base = row * C;
+  for (int c = lane; c < C; c += 32) sum[base + c] = from_float<T>(to_float(a[base + c]) + to_float(b[base + c]));
+  layernorm_warp_row(out, mean, rstd, sum, weight, bias, row, C, lane);
 }
 
 // dx (N,C) += ..., read and written in its own dtype with one rounding.
@@ -113,6 +137,25 @@ void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor we
     launch<layernorm_forward_kernel<T>>(op, row_blocks(N), 32 * kRowsPerBlock, 0, stream, ptr<T>(out),
                                         ptr<float>(mean), ptr<float>(rstd), ptr<T>(x), ptr<T>(weight), ptr<T>(bias), N,
                                         int(C));
+  });
+}
+
+void residual_layernorm_forward(Tensor sum, Tensor out, Tensor mean, Tensor rstd, Tensor a, Tensor b, Tensor weight,
+                                Tensor bias, Stream s) {
+  const char* op = "residual_layernorm_forward";
+  const RowDims d = check_residual_layernorm_forward(kDevice, sum, out, mean, rstd, a, b, weight, bias);
+  check_channels(op, d.C);
+  check_compute_dtype(op, "a", a.dtype);
+  check_same_dtype(op, a.dtype, {{"sum", &sum}, {"out", &out}, {"b", &b}, {"weight", &weight}, {"bias", &bias}});
+  check_stat(op, "mean", mean);
+  check_stat(op, "rstd", rstd);
+  if (d.N == 0) return;
+  const cudaStream_t stream = cuda_stream(s);
+  dispatch_float(op, "a", a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    launch<residual_layernorm_forward_kernel<T>>(op, row_blocks(d.N), 32 * kRowsPerBlock, 0, stream, ptr<T>(sum),
+                                                 ptr<T>(out), ptr<float>(mean), ptr<float>(rstd), ptr<T>(a), ptr<T>(b),
+                                                 ptr<T>(weight), ptr<T>(bias), d.N, int(d.C));
   });
 }
 

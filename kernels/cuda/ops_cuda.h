@@ -16,6 +16,8 @@ void embedding_forward(Tensor out, Tensor tokens, Tensor wte, Tensor wpe, int vo
 void embedding_backward(Tensor dwte, Tensor dwpe, Tensor dout, Tensor tokens, int vocab_start, Stream s);
 // layernorm.cu
 void layernorm_forward(Tensor out, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias, Stream s);
+void residual_layernorm_forward(Tensor sum, Tensor out, Tensor mean, Tensor rstd, Tensor a, Tensor b, Tensor weight,
+                                Tensor bias, Stream s);
 void layernorm_backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dout, Tensor x, Tensor weight, Tensor mean,
                         Tensor rstd, Stream s);
 // matmul.cu
@@ -55,7 +57,10 @@ void swiglu_forward(Tensor out, Tensor inp, Stream s);
 void swiglu_backward(Tensor dinp, Tensor dout, Tensor inp, Stream s);
 // adamw.cu
 void adamw_update(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, AdamWArgs args, Stream s);
+void adamw_update_multi(Tensor master, Tensor compute, Tensor grad, Tensor m, Tensor v, Tensor segments,
+                        AdamWArgs args, Stream s);
 // reduce.cu
 void sum_squares(Tensor out, Tensor x, Stream s);
+void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s);
 
 }  // namespace kernels::cuda

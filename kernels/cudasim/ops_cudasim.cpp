@@ -39,6 +39,7 @@ extern const Ops kOps = {
     .embedding_forward = Sim<embedding_forward>::call,
     .embedding_backward = Sim<embedding_backward>::call,
     .layernorm_forward = Sim<layernorm_forward>::call,
+    .residual_layernorm_forward = Sim<residual_layernorm_forward>::call,
     .layernorm_backward = Sim<layernorm_backward>::call,
     .matmul_forward = Sim<matmul_forward>::call,
     .matmul_backward = Sim<matmul_backward>::call,
@@ -61,6 +62,8 @@ extern const Ops kOps = {
     .xent_shard_finish = Sim<xent_shard_finish>::call,
     .adamw_update = Sim<adamw_update>::call,
     .sum_squares = Sim<sum_squares>::call,
+    .adamw_update_multi = Sim<adamw_update_multi>::call,
+    .sum_squares_multi = Sim<sum_squares_multi>::call,
     .cast = Sim<cast>::call,
     .zero = Sim<zero>::call,
 };

@@ -2,7 +2,8 @@
 // CUDA vs CPU reference for LayerNorm (forward: out, mean, rstd; backward: dx accumulated,
 // dweight/dbias accumulated) and the cuBLASLt linear layer (forward with and without the fused
 // bias; backward dinp, dweight (+=), dbias (+=)), in fp32 (1e-5) and bf16 (1e-2, with fp32
-// parameter grads as the model uses them). GPT-2 124M shapes plus awkward ones. Skip without a GPU;
+// parameter grads as the model uses them). The residual add fused into LayerNorm's forward against
+// the CPU's unfused residual_forward + layernorm_forward, out of place and in place. GPT-2 124M shapes plus awkward ones. Skip without a GPU;
 // on the simulator the GPT-2 shapes keep their width but have fewer rows (its GEMM is a plain loop).
 #include "tests/kernels_cuda/cuda_test_util.h"
 
@@ -46,6 +47,44 @@ TEST(CudaLayernorm, MatchesCpuAtAwkwardShapes) {
   check_layernorm(DType::BF16, DType::BF16, 257, 96);  // bf16 parameter grads too
   check_layernorm(DType::F16, DType::F32, 100, 1600);
   check_layernorm(DType::F32, DType::F32, 3, 5);
+}
+
+// residual_layernorm_forward (GPU) against residual_forward then layernorm_forward (CPU).
+void check_residual_layernorm(DType dt, int64_t N, int64_t C) {
+  const std::string shape = fmt("N%lld C%lld", (long long)N, (long long)C);
+  TypedTensor a(dt, {N, C}, randn(N * C, 60, 2.0, 0.5)), r(dt, {N, C}, randn(N * C, 61)),
+      w(dt, {C}, randn(C, 62, 0.2, 1.0)), b(dt, {C}, randn(C, 63, 0.1));
+  TypedTensor sum(dt, {N, C}), out(dt, {N, C}), mean(DType::F32, {N}), rstd(DType::F32, {N});
+  cpu_ops().residual_forward(sum.t(), a.t(), r.t(), Stream::host());
+  cpu_ops().layernorm_forward(out.t(), mean.t(), rstd.t(), sum.t(), w.t(), b.t(), Stream::host());
+  GpuTensor ag(a), rg(r), wg(w), bg(b), sumg(dt, {N, C}), outg(dt, {N, C}), meang(DType::F32, {N}),
+      rstdg(DType::F32, {N});
+  gpu_ops().residual_layernorm_forward(sumg.t(), outg.t(), meang.t(), rstdg.t(), ag.t(), rg.t(), wg.t(), bg.t(),
+                                       kStream);
+  expect_close(sumg.get(), sum.get(), tol_for(dt), label("residual_layernorm sum", dt, shape));
+  expect_close(outg.get(), out.get(), tol_for(dt), label("residual_layernorm out", dt, shape));
+  expect_close(meang.get(), mean.get(), 1e-5, label("residual_layernorm mean", dt, shape));
+  expect_close(rstdg.get(), rstd.get(), 1e-5, label("residual_layernorm rstd", dt, shape));
+  // In place, as the model may call it: the stream (a) replaced by the sum.
+  GpuTensor stream_g(a), out2(dt, {N, C});
+  gpu_ops().residual_layernorm_forward(stream_g.t(), out2.t(), meang.t(), rstdg.t(), stream_g.t(), rg.t(), wg.t(),
+                                       bg.t(), kStream);
+  expect_close(stream_g.get(), sum.get(), tol_for(dt), label("residual_layernorm in place sum", dt, shape));
+  expect_close(out2.get(), out.get(), tol_for(dt), label("residual_layernorm in place out", dt, shape));
+  // The GPU's fused kernel and its own unfused pair: the same arithmetic, the same bits.
+  GpuTensor sum_u(dt, {N, C}), out_u(dt, {N, C}), mean_u(DType::F32, {N}), rstd_u(DType::F32, {N});
+  gpu_ops().residual_forward(sum_u.t(), ag.t(), rg.t(), kStream);
+  gpu_ops().layernorm_forward(out_u.t(), mean_u.t(), rstd_u.t(), sum_u.t(), wg.t(), bg.t(), kStream);
+  EXPECT_EQ(outg.get(), out_u.get()) << "fused and unfused GPU LayerNorm differ " << shape;
+  EXPECT_EQ(rstdg.get(), rstd_u.get()) << "fused and unfused GPU rstd differ " << shape;
+}
+
+TEST(CudaLayernorm, ResidualFusedMatchesCpuUnfused) {
+  KILN_REQUIRE_GPU();
+  check_residual_layernorm(DType::F32, full_or_sim(4 * 256, 2 * 64), 768);
+  check_residual_layernorm(DType::BF16, full_or_sim(4 * 256, 2 * 64), 768);
+  check_residual_layernorm(DType::F32, 333, 771);  // rows not a multiple of 8, C not of 32
+  check_residual_layernorm(DType::F16, 9, 100);
 }
 
 void check_matmul(DType dt, DType grad_dt, int64_t N, int64_t IC, int64_t OC, bool bias, bool with_dinp = true) {
