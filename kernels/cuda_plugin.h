@@ -29,8 +29,8 @@ namespace kernels {
 struct Ops;
 
 // Bump whenever CudaPlugin or the op table it points to (kernels::Ops) changes shape. 4: the
-// Llama ops (rmsnorm, rope, swiglu; grouped-query attention arguments).
-inline constexpr int kCudaPluginAbi = 4;
+// Llama ops (rmsnorm, rope, swiglu; grouped-query attention arguments). 5: loss_mean_accumulate.
+inline constexpr int kCudaPluginAbi = 5;
 // The symbol the plugin exports: extern "C" const CudaPlugin* kiln_cuda_plugin();
 inline constexpr const char* kCudaPluginEntry = "kiln_cuda_plugin";
 inline constexpr const char* kCudaPluginFile = "libkiln_cuda.so";

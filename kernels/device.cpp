@@ -72,6 +72,13 @@ size_t gpu_peak_allocated_bytes() {
 namespace {
 std::atomic<uint64_t> g_host_bytes_total{0};
 
+// device_event_counts(): one counter per kind of host-blocking event.
+struct EventCounters {
+  std::atomic<uint64_t> reads{0}, uploads{0}, synchronizes{0}, allocs{0}, frees{0};
+};
+EventCounters g_events;
+void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
 // "MemAvailable:   12345 kB" -> bytes; 0 when absent.
 uint64_t meminfo_available() {
   std::ifstream in("/proc/meminfo");
@@ -96,6 +103,26 @@ uint64_t cgroup_room() {
 }  // namespace
 
 uint64_t host_bytes_allocated_total() { return g_host_bytes_total.load(); }
+
+DeviceEventCounts device_event_counts() {
+  DeviceEventCounts c;
+  c.reads = g_events.reads.load();
+  c.uploads = g_events.uploads.load();
+  c.synchronizes = g_events.synchronizes.load();
+  c.allocs = g_events.allocs.load();
+  c.frees = g_events.frees.load();
+  return c;
+}
+
+void reset_device_event_counts() {
+  for (std::atomic<uint64_t>* c : {&g_events.reads, &g_events.uploads, &g_events.synchronizes, &g_events.allocs,
+                                   &g_events.frees})
+    c->store(0);
+}
+
+void count_backend_alloc() { bump(g_events.allocs); }
+void count_backend_free() { bump(g_events.frees); }
+void count_backend_synchronize() { bump(g_events.synchronizes); }
 
 AvailableMemory available_memory(Device d) {
   AvailableMemory a;
@@ -124,12 +151,14 @@ namespace {
 }  // namespace
 #endif
 
+// Host memory is counted here; GPU memory where cudaMalloc is called (kernels/cuda/device_cuda.cu).
 void* device_alloc(Device d, size_t bytes) {
   if (d == Device::kCpu) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
     KILN_CHECK(p != nullptr, "host allocation of " + std::to_string(bytes) + " bytes failed");
     g_host_bytes_total += rounded;
+    bump(g_events.allocs);
     return p;
   }
 #if KILN_HAVE_CUDA
@@ -140,7 +169,10 @@ void* device_alloc(Device d, size_t bytes) {
 }
 
 void device_free(Device d, void* p) {
-  if (d == Device::kCpu) return std::free(p);
+  if (d == Device::kCpu) {
+    if (p != nullptr) bump(g_events.frees);
+    return std::free(p);
+  }
 #if KILN_HAVE_CUDA
   cuda_plugin().free(p);
 #else
@@ -148,8 +180,31 @@ void device_free(Device d, void* p) {
 #endif
 }
 
+namespace {
+void copy_uncounted(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+}  // namespace
+
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
+  if (dst_dev == Device::kCpu && src_dev != Device::kCpu) bump(g_events.reads);
+  if (dst_dev != Device::kCpu && src_dev == Device::kCpu) bump(g_events.uploads);
+  copy_uncounted(dst, dst_dev, src, src_dev, bytes);
+}
+
+void copy_to_host(void* host_dst, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  bump(g_events.reads);
+  copy_uncounted(host_dst, Device::kCpu, src, src_dev, bytes);
+}
+
+void copy_from_host(void* dst, Device dst_dev, const void* host_src, size_t bytes) {
+  if (bytes == 0) return;
+  bump(g_events.uploads);
+  copy_uncounted(dst, dst_dev, host_src, Device::kCpu, bytes);
+}
+
+namespace {
+void copy_uncounted(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (dst_dev == Device::kCpu && src_dev == Device::kCpu) {
     std::memmove(dst, src, bytes);
     return;
@@ -160,6 +215,7 @@ void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, siz
   no_cuda("device_copy");
 #endif
 }
+}  // namespace
 
 void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
   if (d == Device::kCpu) {
@@ -176,6 +232,7 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
 
 void device_synchronize(Device d) {
   if (d == Device::kCpu) return;
+  bump(g_events.synchronizes);
 #if KILN_HAVE_CUDA
   cuda_plugin().synchronize();
 #else

@@ -33,8 +33,8 @@ void LossHead::set_batch(const std::vector<int32_t>& windows, int rows) {
       tgt[size_t(b * T + t)] = windows[size_t(b * (T + 1) + t + 1)];
     }
   valid_targets_ = int64_t(rows) * T;
-  kernels::device_copy(tokens_.data, device_, in.data(), Device::kCpu, in.size() * sizeof(int32_t));
-  kernels::device_copy(targets_.data, device_, tgt.data(), Device::kCpu, tgt.size() * sizeof(int32_t));
+  kernels::copy_from_host(tokens_.data, device_, in.data(), in.size() * sizeof(int32_t));
+  kernels::copy_from_host(targets_.data, device_, tgt.data(), tgt.size() * sizeof(int32_t));
 }
 
 double LossHead::forward() {
@@ -63,10 +63,10 @@ void LossHead::backward(float scale) {
 std::vector<double> LossHead::token_losses() const {
   std::vector<double> out(size_t(losses_.numel()));
   if (losses_.dtype == DType::F64) {
-    kernels::device_copy(out.data(), Device::kCpu, losses_.data, device_, losses_.nbytes());
+    kernels::copy_to_host(out.data(), losses_.data, device_, losses_.nbytes());
   } else {
     std::vector<float> tmp(out.size());
-    kernels::device_copy(tmp.data(), Device::kCpu, losses_.data, device_, losses_.nbytes());
+    kernels::copy_to_host(tmp.data(), losses_.data, device_, losses_.nbytes());
     std::copy(tmp.begin(), tmp.end(), out.begin());
   }
   return out;

@@ -92,7 +92,7 @@ void FaultInjection::after_last_backward(int step, kernels::Tensor grads, double
   if (!active("nan_grad", step)) return;
   KILN_CHECK(grads.dtype == kernels::DType::F32, "KILN_TEST_FAULT nan_grad: fp32 gradients only");
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  kernels::device_copy(grads.data, grads.device, &nan, kernels::Device::kCpu, sizeof nan);
+  kernels::copy_from_host(grads.data, grads.device, &nan, sizeof nan);
 }
 
 }  // namespace trainer

@@ -78,7 +78,7 @@ void AdamW::upload_segment_tables() {
     if (words.empty()) return;  // nothing of any parameter in this range: the ops are skipped
     *table = kernels::OwnedTensor(params_.device(), DType::U32,
                                   {int64_t(words.size()) / kernels::kSegmentWords, kernels::kSegmentWords});
-    kernels::device_copy(table->t.data, params_.device(), words.data(), Device::kCpu, words.size() * sizeof(uint32_t));
+    kernels::copy_from_host(table->t.data, params_.device(), words.data(), words.size() * sizeof(uint32_t));
   };
   upload(decay, &decay_segments_);
   upload(norm, &norm_segments_);
@@ -91,7 +91,7 @@ parallel::GradSquares AdamW::sum_squares(Tensor grads) {
   ops_.zero(norm_acc_.t, {});
   if (!norm_segments_.t.empty()) ops_.sum_squares_multi(norm_acc_.t, grads, norm_segments_.t, {});
   float acc[2] = {0, 0};
-  kernels::device_copy(acc, Device::kCpu, norm_acc_.t.data, params_.device(), sizeof acc);
+  kernels::copy_to_host(acc, norm_acc_.t.data, params_.device(), sizeof acc);
   return {acc[0], acc[1]};
 }
 

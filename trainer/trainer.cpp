@@ -83,9 +83,9 @@ double Trainer::average_over_dp(double loss, parallel::GradSquares& sq) {
   const bool finite = std::isfinite(sq.sharded) && std::isfinite(sq.replicated);
   if (layout_.dp == 1) return loss;
   float v[2] = {float(loss), finite ? 0.f : std::numeric_limits<float>::quiet_NaN()};
-  kernels::device_copy(scalar_->t.data, res_.device, v, kernels::Device::kCpu, sizeof v);
+  kernels::copy_from_host(scalar_->t.data, res_.device, v, sizeof v);
   groups_.dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
-  kernels::device_copy(v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
+  kernels::copy_to_host(v, scalar_->t.data, res_.device, sizeof v);
   if (!std::isfinite(v[1])) sq.sharded = sq.replicated = std::numeric_limits<float>::quiet_NaN();
   return v[0];
 }
