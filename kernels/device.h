@@ -83,11 +83,37 @@ struct DeviceEventCounts {
   uint64_t uploads = 0;       // host -> device copies: synchronous cudaMemcpy from pageable memory
   uint64_t synchronizes = 0;  // device_synchronize
   uint64_t allocs = 0, frees = 0;
+  uint64_t async_uploads = 0;  // UploadStaging::upload: queued on a stream, the host does not wait
+  uint64_t staging_waits = 0;  // UploadStaging::next found its buffer's last upload not yet run
   // Every event that makes the host wait for the device.
-  uint64_t host_syncs() const { return reads + uploads + synchronizes; }
+  uint64_t host_syncs() const { return reads + uploads + synchronizes + staging_waits; }
 };
 DeviceEventCounts device_event_counts();
 void reset_device_event_counts();
+// Host memory that uploads are queued from without the host waiting: two buffers of `bytes`, used
+// in turn (page-locked on a GPU, so cudaMemcpyAsync does not stage them; plain host memory on the
+// CPU, where the upload is a memcpy). next() hands out the other buffer, first waiting, should the
+// device be that far behind, until the upload that last read it has run (an event recorded after
+// it); upload() queues the copy of the buffer next() returned and returns at once. One owner of the
+// per-micro-batch upload (model/loss_head.cpp).
+class UploadStaging {
+ public:
+  UploadStaging(Device d, size_t bytes);
+  ~UploadStaging();
+  UploadStaging(const UploadStaging&) = delete;
+  UploadStaging& operator=(const UploadStaging&) = delete;
+  void* next();
+  void upload(void* dst, size_t bytes, Stream s);
+
+ private:
+  Device device_;
+  size_t bytes_;
+  void* buffers_[2] = {nullptr, nullptr};
+  void* done_[2] = {nullptr, nullptr};  // GPU: an event recorded after each buffer's last upload
+  bool pending_[2] = {false, false};
+  int current_ = 1;
+};
+
 // For a backend's own allocations that do not go through device_alloc (scratch, workspaces).
 void count_backend_alloc();
 void count_backend_free();

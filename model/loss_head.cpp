@@ -13,14 +13,14 @@ using kernels::DType;
 
 LossHead::LossHead(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
                    Device device, DType act, DType stat, parallel::Comm& tp)
-    : B_(micro_batch), T_(cfg.seq_len), vocab_real_(vocab_real), ops_(ops), device_(device), tp_(tp) {
+    : B_(micro_batch), T_(cfg.seq_len), vocab_real_(vocab_real), ops_(ops), device_(device), tp_(tp),
+      staging_(device, size_t(2) * size_t(micro_batch) * size_t(cfg.seq_len) * sizeof(int32_t)) {
   const int tp_size = tp.size(), rows = cfg.vocab_size / tp_size;
   vocab_ = {tp.rank() * rows, rows, vocab_real};
   const int64_t N = int64_t(B_) * T_;
   ids_ = pool_.make(device, DType::I32, {2, N});
   tokens_ = ids_.slice_rows(0, 1).reshaped({B_, T_});
   targets_ = ids_.slice_rows(1, 1).reshaped({B_, T_});
-  host_ids_.resize(size_t(2 * N));
   logits_ = pool_.make(device, act, {N, rows});
   losses_ = pool_.make(device, stat, {N});
   xent_ = {pool_.make(device, stat, {N}), pool_.make(device, stat, {2, N})};
@@ -30,7 +30,7 @@ void LossHead::set_batch(const std::vector<int32_t>& windows, int rows) {
   const int64_t B = B_, T = T_;
   KILN_CHECK(rows >= 0 && rows <= B_ && int64_t(windows.size()) >= int64_t(rows) * (T + 1),
              "forward: fewer windows than rows");
-  int32_t* in = host_ids_.data();
+  int32_t* in = static_cast<int32_t*>(staging_.next());
   int32_t* tgt = in + B * T;
   std::fill(in, tgt, 0);
   std::fill(tgt, tgt + B * T, -1);
@@ -40,7 +40,7 @@ void LossHead::set_batch(const std::vector<int32_t>& windows, int rows) {
       tgt[b * T + t] = windows[size_t(b * (T + 1) + t + 1)];
     }
   valid_targets_ = int64_t(rows) * T;
-  kernels::copy_from_host(ids_.data, device_, host_ids_.data(), host_ids_.size() * sizeof(int32_t));
+  staging_.upload(ids_.data, size_t(2 * B * T) * sizeof(int32_t), kernels::Stream{});
 }
 
 void LossHead::forward() {

@@ -24,7 +24,8 @@ class LossHead {
   LossHead(const configs::ModelConfig& cfg, int vocab_real, int micro_batch, const kernels::Ops& ops,
            kernels::Device device, kernels::DType act, kernels::DType stat, parallel::Comm& tp);
 
-  // Splits B rows of T+1 ids into inputs and shifted targets on the device (one upload of both);
+  // Splits B rows of T+1 ids into inputs and shifted targets on the device (one upload of both,
+  // queued from pinned memory: the host does not wait for it);
   // rows past `rows` get token 0 and target -1 (ignored by the loss), so a short last eval batch
   // needs no special path.
   void set_batch(const std::vector<int32_t>& windows, int rows);
@@ -55,7 +56,7 @@ class LossHead {
   TensorPool pool_;
   kernels::Tensor ids_;               // (2, B*T) int32: inputs, then targets (one upload)
   kernels::Tensor tokens_, targets_;  // (B,T) int32 views of ids_
-  std::vector<int32_t> host_ids_;     // the host side of that upload, reused
+  kernels::UploadStaging staging_;    // the host side of that upload: queued, the host does not wait
   kernels::Tensor logits_;            // (B*T, Vl)
   kernels::Tensor losses_;            // (B*T)
   parallel::XentStats xent_;          // from the last forward, reused by backward

@@ -54,15 +54,18 @@ configs::Config sync_config(const std::string& device, int accum) {
 }
 
 DeviceEventCounts minus(const DeviceEventCounts& a, const DeviceEventCounts& b) {
-  return {a.reads - b.reads, a.uploads - b.uploads, a.synchronizes - b.synchronizes, a.allocs - b.allocs,
-          a.frees - b.frees};
+  return {a.reads - b.reads,   a.uploads - b.uploads, a.synchronizes - b.synchronizes, a.allocs - b.allocs,
+          a.frees - b.frees,   a.async_uploads - b.async_uploads, a.staging_waits - b.staging_waits};
 }
 
 std::string str(const DeviceEventCounts& c) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "host syncs %llu (reads %llu, uploads %llu, synchronizes %llu), allocs %llu, frees %llu",
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "host syncs %llu (reads %llu, uploads %llu, synchronizes %llu, staging waits %llu), allocs %llu, "
+                "frees %llu; asynchronous uploads %llu",
                 (unsigned long long)c.host_syncs(), (unsigned long long)c.reads, (unsigned long long)c.uploads,
-                (unsigned long long)c.synchronizes, (unsigned long long)c.allocs, (unsigned long long)c.frees);
+                (unsigned long long)c.synchronizes, (unsigned long long)c.staging_waits, (unsigned long long)c.allocs,
+                (unsigned long long)c.frees, (unsigned long long)c.async_uploads);
   return buf;
 }
 
@@ -90,8 +93,10 @@ DeviceEventCounts counts_per_step(const std::string& device, int accum) {
 void expect_counts(const std::string& device, const Expected& want) {
   const DeviceEventCounts two = counts_per_step(device, 2), four = counts_per_step(device, 4);
   const DeviceEventCounts twice_micro = minus(four, two);
-  const DeviceEventCounts micro{twice_micro.reads / 2, twice_micro.uploads / 2, twice_micro.synchronizes / 2,
-                                twice_micro.allocs / 2, twice_micro.frees / 2};
+  const DeviceEventCounts micro{twice_micro.reads / 2,         twice_micro.uploads / 2,
+                                twice_micro.synchronizes / 2,  twice_micro.allocs / 2,
+                                twice_micro.frees / 2,         twice_micro.async_uploads / 2,
+                                twice_micro.staging_waits / 2};
   const DeviceEventCounts step = minus(two, twice_micro);  // count(2) - 2 * per micro-step
   std::printf("[%s] per micro-step: %s\n", device.c_str(), str(micro).c_str());
   std::printf("[%s] per step, besides its micro-steps: %s\n", device.c_str(), str(step).c_str());
@@ -103,11 +108,16 @@ void expect_counts(const std::string& device, const Expected& want) {
   EXPECT_EQ(micro.synchronizes, want.micro.synchronizes) << device << ": synchronizations per micro-step";
   EXPECT_EQ(micro.allocs, want.micro.allocs) << device << ": allocations per micro-step";
   EXPECT_EQ(micro.frees, want.micro.frees) << device << ": frees per micro-step";
+  EXPECT_EQ(micro.async_uploads, want.micro.async_uploads) << device << ": asynchronous uploads per micro-step";
+  EXPECT_EQ(micro.staging_waits, 0u) << device << ": waits for a staging buffer per micro-step";
+  EXPECT_EQ(micro.host_syncs(), want.micro.host_syncs()) << device << ": host syncs per micro-step";
   EXPECT_EQ(step.reads, want.step.reads) << device << ": device->host reads per step";
   EXPECT_EQ(step.uploads, want.step.uploads) << device << ": host->device uploads per step";
   EXPECT_EQ(step.synchronizes, want.step.synchronizes) << device << ": synchronizations per step";
   EXPECT_EQ(step.allocs, want.step.allocs) << device << ": allocations per step";
   EXPECT_EQ(step.frees, want.step.frees) << device << ": frees per step";
+  EXPECT_EQ(step.async_uploads, want.step.async_uploads) << device << ": asynchronous uploads per step";
+  EXPECT_EQ(step.host_syncs(), want.step.host_syncs()) << device << ": host syncs per step";
 }
 
 // Today's figures, on record: each micro-step copies its per-token losses to the host (1 read)
@@ -116,8 +126,9 @@ void expect_counts(const std::string& device, const Expected& want) {
 const Expected kToday{{/*reads=*/1, /*uploads=*/2, 0, 0, 0}, {/*reads=*/1, 0, 0, 0, 0}};
 
 // Now: the loss is reduced and accumulated on the device (ops: loss_mean_accumulate) and read
-// with the sums of squares in one copy per step; inputs and targets go up in one copy.
-const Expected kNow{{/*reads=*/0, /*uploads=*/1, 0, 0, 0}, {/*reads=*/1, 0, 0, 0, 0}};
+// with the sums of squares in one copy per step.
+// Inputs and targets go up in one asynchronous copy from pinned memory (kernels::UploadStaging).
+const Expected kNow{{/*reads=*/0, /*uploads=*/0, 0, 0, 0, /*async_uploads=*/1, 0}, {/*reads=*/1, 0, 0, 0, 0, 0, 0}};
 
 TEST(StepSyncs, SimulatedGpu) { expect_counts("cudasim", kNow); }
 
