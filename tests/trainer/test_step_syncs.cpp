@@ -9,7 +9,7 @@
 // micro-steps per optimizer step: per micro-step = (count(4) - count(2)) / 2, per step (the part
 // that does not grow with accumulation) = count(2) - 2 * per micro-step. The first step is left out
 // of the count (lazy first-use allocations: the simulator's scratch, cuBLASLt's workspace); the
-// second and third steps are counted and must agree.
+// second and third steps are counted and must agree. Without a GPU the Gpu case skips.
 //
 // Logged values are read by the host in train_step itself (the loss, the gradient norm), so a log
 // step costs what any other step does: run() reads nothing more (docs/CUDASIM.md, "Host syncs per
@@ -20,6 +20,7 @@
 #include <filesystem>
 
 #include "kernels/device.h"
+#include "kernels/ops.h"
 #include "tests/common/one_rank.h"
 #include "tests/common/test_support.h"
 #include "tests/trainer/trainer_test_util.h"
@@ -85,7 +86,8 @@ DeviceEventCounts counts_per_step(const std::string& device, int accum) {
     t.train_step();
     c = kernels::device_event_counts();
   }
-  EXPECT_EQ(steps[0].host_syncs(), steps[1].host_syncs()) << device << " accum " << accum;
+  EXPECT_EQ(steps[0].host_syncs() - steps[0].staging_waits, steps[1].host_syncs() - steps[1].staging_waits)
+      << device << " accum " << accum;
   EXPECT_EQ(steps[0].allocs, steps[1].allocs) << device << " accum " << accum;
   return steps[1];
 }
@@ -102,22 +104,29 @@ void expect_counts(const std::string& device, const Expected& want) {
   std::printf("[%s] per step, besides its micro-steps: %s\n", device.c_str(), str(step).c_str());
   std::printf("[%s] per log step (log_every 2), besides the step: nothing (the values are on the host)\n",
               device.c_str());
-  EXPECT_EQ(twice_micro.host_syncs() % 2, 0u) << "micro-steps must cost the same each";
+  // On a GPU the host may catch up with an upload still queued (a staging wait) when the device is
+  // two micro-batches behind: timing, not code, so those are printed, not held to 0.
+  const bool gpu = device == "cuda";
+  if (gpu) std::printf("[cuda] staging waits: %llu per 2 micro-steps\n", (unsigned long long)twice_micro.staging_waits);
+  const auto syncs = [&](const DeviceEventCounts& c) { return c.host_syncs() - (gpu ? c.staging_waits : 0); };
+  EXPECT_EQ(syncs(twice_micro) % 2, 0u) << "micro-steps must cost the same each";
   EXPECT_EQ(micro.reads, want.micro.reads) << device << ": device->host reads per micro-step";
   EXPECT_EQ(micro.uploads, want.micro.uploads) << device << ": host->device uploads per micro-step";
   EXPECT_EQ(micro.synchronizes, want.micro.synchronizes) << device << ": synchronizations per micro-step";
   EXPECT_EQ(micro.allocs, want.micro.allocs) << device << ": allocations per micro-step";
   EXPECT_EQ(micro.frees, want.micro.frees) << device << ": frees per micro-step";
   EXPECT_EQ(micro.async_uploads, want.micro.async_uploads) << device << ": asynchronous uploads per micro-step";
-  EXPECT_EQ(micro.staging_waits, 0u) << device << ": waits for a staging buffer per micro-step";
-  EXPECT_EQ(micro.host_syncs(), want.micro.host_syncs()) << device << ": host syncs per micro-step";
+  if (!gpu) {
+    EXPECT_EQ(micro.staging_waits, 0u) << device << ": waits for a staging buffer per micro-step";
+  }
+  EXPECT_EQ(syncs(micro), want.micro.host_syncs()) << device << ": host syncs per micro-step";
   EXPECT_EQ(step.reads, want.step.reads) << device << ": device->host reads per step";
   EXPECT_EQ(step.uploads, want.step.uploads) << device << ": host->device uploads per step";
   EXPECT_EQ(step.synchronizes, want.step.synchronizes) << device << ": synchronizations per step";
   EXPECT_EQ(step.allocs, want.step.allocs) << device << ": allocations per step";
   EXPECT_EQ(step.frees, want.step.frees) << device << ": frees per step";
   EXPECT_EQ(step.async_uploads, want.step.async_uploads) << device << ": asynchronous uploads per step";
-  EXPECT_EQ(step.host_syncs(), want.step.host_syncs()) << device << ": host syncs per step";
+  EXPECT_EQ(syncs(step), want.step.host_syncs()) << device << ": host syncs per step";
 }
 
 // Today's figures, on record: each micro-step copies its per-token losses to the host (1 read)
@@ -134,5 +143,12 @@ TEST(StepSyncs, SimulatedGpu) { expect_counts("cudasim", kNow); }
 
 // The CPU counts the same call sites (a CPU run has no device to wait for, but a GPU run would).
 TEST(StepSyncs, Cpu) { expect_counts("cpu", kNow); }
+
+// The same on a GPU, where the counts come from the real CUDA backend (label cuda too, so
+// scripts/gpu_check.sh's `ctest -L cuda` runs it). Skips without one.
+TEST(StepSyncs, Gpu) {
+  if (kernels::gpu_count() == 0 || !kernels::cuda_backend_ready()) GTEST_SKIP() << "no GPU";
+  expect_counts("cuda", kNow);
+}
 
 }  // namespace
