@@ -66,7 +66,7 @@ std::vector<float> Gpt2Generator::feed(const std::vector<int32_t>& tokens) {
   Buffers& b = *b_;
   const Stream s{};
   const auto rows = [&](Tensor t) { return t.slice_rows(0, n); };
-  kernels::device_copy(b.tokens.data, params_.device(), tokens.data(), kernels::Device::kCpu, size_t(n) * sizeof(int32_t));
+  kernels::copy_from_host(b.tokens.data, params_.device(), tokens.data(), size_t(n) * sizeof(int32_t));
 
   // Token embeddings, then the positions pos_ .. pos_+n-1 (rows of wpe).
   ops_.embedding_forward(rows(b.tok_emb).reshaped({1, n, C}), rows(b.tokens).reshaped({1, n}), w_.wte, Tensor{}, 0, s);

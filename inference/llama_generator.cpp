@@ -63,7 +63,7 @@ std::vector<float> LlamaGenerator::feed(const std::vector<int32_t>& tokens) {
   Buffers& b = *b_;
   const Stream s{};
   const auto rows = [&](Tensor t) { return t.slice_rows(0, n); };
-  kernels::device_copy(b.tokens.data, params_.device(), tokens.data(), kernels::Device::kCpu,
+  kernels::copy_from_host(b.tokens.data, params_.device(), tokens.data(),
                        size_t(n) * sizeof(int32_t));
 
   ops_.embedding_forward(rows(b.x).reshaped({1, n, C}), rows(b.tokens).reshaped({1, n}), w_.embed_tokens, Tensor{}, 0,

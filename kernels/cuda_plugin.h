@@ -29,8 +29,8 @@ namespace kernels {
 struct Ops;
 
 // Bump whenever CudaPlugin or the op table it points to (kernels::Ops) changes shape. 4: the
-// Llama ops (rmsnorm, rope, swiglu; grouped-query attention arguments).
-inline constexpr int kCudaPluginAbi = 4;
+// Llama ops (rmsnorm, rope, swiglu; grouped-query attention arguments). 5: loss_mean_accumulate. 6: pinned uploads.
+inline constexpr int kCudaPluginAbi = 6;
 // The symbol the plugin exports: extern "C" const CudaPlugin* kiln_cuda_plugin();
 inline constexpr const char* kCudaPluginEntry = "kiln_cuda_plugin";
 inline constexpr const char* kCudaPluginFile = "libkiln_cuda.so";
@@ -88,6 +88,12 @@ struct CudaPlugin {
   // ncclCommAbort (never fails; the communicator is gone afterwards).
   std::string (*nccl_async_error)(void* comm);
   void (*nccl_comm_abort)(void* comm);
+
+  // Uploads that do not make the host wait (kernels::UploadStaging): page-locked host memory
+  // (cudaHostAlloc / cudaFreeHost) and cudaMemcpyAsync host->device on a stream.
+  void* (*host_alloc_pinned)(size_t bytes);
+  void (*host_free_pinned)(void* p);  // never fails (used in destructors)
+  void (*copy_from_host_async)(void* dst, const void* pinned_src, size_t bytes, Stream s);
 };
 
 // Loads the plugin on first call (thread-safe) and returns its table. Throws InputError saying

@@ -9,6 +9,7 @@
 #include "kernels/device.h"
 
 #include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -72,6 +73,13 @@ size_t gpu_peak_allocated_bytes() {
 namespace {
 std::atomic<uint64_t> g_host_bytes_total{0};
 
+// device_event_counts(): one counter per kind of host-blocking event.
+struct EventCounters {
+  std::atomic<uint64_t> reads{0}, uploads{0}, synchronizes{0}, allocs{0}, frees{0}, async_uploads{0}, staging_waits{0};
+};
+EventCounters g_events;
+void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
 // "MemAvailable:   12345 kB" -> bytes; 0 when absent.
 uint64_t meminfo_available() {
   std::ifstream in("/proc/meminfo");
@@ -96,6 +104,28 @@ uint64_t cgroup_room() {
 }  // namespace
 
 uint64_t host_bytes_allocated_total() { return g_host_bytes_total.load(); }
+
+DeviceEventCounts device_event_counts() {
+  DeviceEventCounts c;
+  c.reads = g_events.reads.load();
+  c.uploads = g_events.uploads.load();
+  c.synchronizes = g_events.synchronizes.load();
+  c.allocs = g_events.allocs.load();
+  c.frees = g_events.frees.load();
+  c.async_uploads = g_events.async_uploads.load();
+  c.staging_waits = g_events.staging_waits.load();
+  return c;
+}
+
+void reset_device_event_counts() {
+  for (std::atomic<uint64_t>* c : {&g_events.reads, &g_events.uploads, &g_events.synchronizes, &g_events.allocs,
+                                   &g_events.frees, &g_events.async_uploads, &g_events.staging_waits})
+    c->store(0);
+}
+
+void count_backend_alloc() { bump(g_events.allocs); }
+void count_backend_free() { bump(g_events.frees); }
+void count_backend_synchronize() { bump(g_events.synchronizes); }
 
 AvailableMemory available_memory(Device d) {
   AvailableMemory a;
@@ -124,12 +154,14 @@ namespace {
 }  // namespace
 #endif
 
+// Host memory is counted here; GPU memory where cudaMalloc is called (kernels/cuda/device_cuda.cu).
 void* device_alloc(Device d, size_t bytes) {
   if (d == Device::kCpu) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
     KILN_CHECK(p != nullptr, "host allocation of " + std::to_string(bytes) + " bytes failed");
     g_host_bytes_total += rounded;
+    bump(g_events.allocs);
     return p;
   }
 #if KILN_HAVE_CUDA
@@ -140,7 +172,10 @@ void* device_alloc(Device d, size_t bytes) {
 }
 
 void device_free(Device d, void* p) {
-  if (d == Device::kCpu) return std::free(p);
+  if (d == Device::kCpu) {
+    if (p != nullptr) bump(g_events.frees);
+    return std::free(p);
+  }
 #if KILN_HAVE_CUDA
   cuda_plugin().free(p);
 #else
@@ -148,8 +183,31 @@ void device_free(Device d, void* p) {
 #endif
 }
 
+namespace {
+void copy_uncounted(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+}  // namespace
+
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
+  if (dst_dev == Device::kCpu && src_dev != Device::kCpu) bump(g_events.reads);
+  if (dst_dev != Device::kCpu && src_dev == Device::kCpu) bump(g_events.uploads);
+  copy_uncounted(dst, dst_dev, src, src_dev, bytes);
+}
+
+void copy_to_host(void* host_dst, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  bump(g_events.reads);
+  copy_uncounted(host_dst, Device::kCpu, src, src_dev, bytes);
+}
+
+void copy_from_host(void* dst, Device dst_dev, const void* host_src, size_t bytes) {
+  if (bytes == 0) return;
+  bump(g_events.uploads);
+  copy_uncounted(dst, dst_dev, host_src, Device::kCpu, bytes);
+}
+
+namespace {
+void copy_uncounted(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (dst_dev == Device::kCpu && src_dev == Device::kCpu) {
     std::memmove(dst, src, bytes);
     return;
@@ -160,6 +218,7 @@ void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, siz
   no_cuda("device_copy");
 #endif
 }
+}  // namespace
 
 void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
   if (d == Device::kCpu) {
@@ -176,10 +235,78 @@ void device_memset_zero(void* p, Device d, size_t bytes, Stream s) {
 
 void device_synchronize(Device d) {
   if (d == Device::kCpu) return;
+  bump(g_events.synchronizes);
 #if KILN_HAVE_CUDA
   cuda_plugin().synchronize();
 #else
   no_cuda("device_synchronize");
+#endif
+}
+
+UploadStaging::UploadStaging(Device d, size_t bytes) : device_(d), bytes_(bytes) {
+  for (int i = 0; i < 2; ++i) {
+    if (d == Device::kCpu) {
+      buffers_[i] = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+      KILN_CHECK(buffers_[i] != nullptr, "host allocation of " + std::to_string(bytes) + " bytes (upload staging) failed");
+      continue;
+    }
+#if KILN_HAVE_CUDA
+    buffers_[i] = cuda_plugin().host_alloc_pinned(bytes);
+    done_[i] = cuda_plugin().event_create();
+#else
+    no_cuda("UploadStaging");
+#endif
+  }
+}
+
+UploadStaging::~UploadStaging() {
+  for (int i = 0; i < 2; ++i) {
+    if (device_ == Device::kCpu) {
+      std::free(buffers_[i]);
+      continue;
+    }
+#if KILN_HAVE_CUDA
+    // The buffer may still be read by a queued copy: wait for it (errors ignored: no abort here).
+    while (pending_[i] && done_[i] != nullptr && cuda_plugin().event_query(done_[i], nullptr) == 0) std::this_thread::yield();
+    cuda_plugin().event_destroy(done_[i]);
+    cuda_plugin().host_free_pinned(buffers_[i]);
+#endif
+  }
+}
+
+void* UploadStaging::next() {
+  current_ = 1 - current_;
+#if KILN_HAVE_CUDA
+  if (device_ != Device::kCpu && pending_[current_]) {
+    std::string error;
+    int state = cuda_plugin().event_query(done_[current_], &error);
+    if (state == 0) bump(g_events.staging_waits);  // the device is two uploads behind: wait
+    while (state == 0) {
+      std::this_thread::yield();
+      state = cuda_plugin().event_query(done_[current_], &error);
+    }
+    KILN_CHECK(state == 1, "upload staging: " + error);
+    pending_[current_] = false;
+  }
+#endif
+  return buffers_[current_];
+}
+
+void UploadStaging::upload(void* dst, size_t bytes, Stream s) {
+  KILN_CHECK(bytes <= bytes_, "upload staging: " + std::to_string(bytes) + " bytes do not fit its " +
+                                  std::to_string(bytes_));
+  bump(g_events.async_uploads);
+  if (device_ == Device::kCpu) {
+    std::memcpy(dst, buffers_[current_], bytes);
+    return;
+  }
+#if KILN_HAVE_CUDA
+  cuda_plugin().copy_from_host_async(dst, buffers_[current_], bytes, s);
+  cuda_plugin().event_record(done_[current_], s);
+  pending_[current_] = true;
+#else
+  (void)s;
+  no_cuda("UploadStaging::upload");
 #endif
 }
 

@@ -63,7 +63,60 @@ void* device_alloc(Device d, size_t bytes);
 void device_free(Device d, void* p);
 // Copies bytes between any two spaces; synchronous with respect to the host.
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+// The same copy with its direction stated: a read of a tensor's bytes into host memory, and an
+// upload of host bytes into a tensor. Counted as such (device_event_counts) whatever `src_dev` /
+// `dst_dev` is, so a CPU or simulated (host-memory) run counts the copies a GPU run would make.
+void copy_to_host(void* host_dst, const void* src, Device src_dev, size_t bytes);
+void copy_from_host(void* dst, Device dst_dev, const void* host_src, size_t bytes);
 void device_memset_zero(void* p, Device d, size_t bytes, Stream s);
 void device_synchronize(Device d);
+
+// Host-blocking device events since the last reset, for tests that hold a training step to "no host
+// sync, no allocation" (tests/trainer/test_step_syncs.cpp). Counted where the calls are made:
+// copy_to_host / copy_from_host (any device), device_copy between a GPU and the host,
+// device_synchronize, device_alloc / device_free (host memory too: on the CPU and in the simulator
+// tensors live there), and the CUDA backends' own allocations (kernels/cuda/device_cuda.cu, and the
+// simulator's kernels/cudasim/device_sim.cpp, which compiles the same callers). Process-wide,
+// relaxed atomics: exact when one thread drives the device.
+struct DeviceEventCounts {
+  uint64_t reads = 0;         // device -> host copies: the host waits for every earlier kernel
+  uint64_t uploads = 0;       // host -> device copies: synchronous cudaMemcpy from pageable memory
+  uint64_t synchronizes = 0;  // device_synchronize
+  uint64_t allocs = 0, frees = 0;
+  uint64_t async_uploads = 0;  // UploadStaging::upload: queued on a stream, the host does not wait
+  uint64_t staging_waits = 0;  // UploadStaging::next found its buffer's last upload not yet run
+  // Every event that makes the host wait for the device.
+  uint64_t host_syncs() const { return reads + uploads + synchronizes + staging_waits; }
+};
+DeviceEventCounts device_event_counts();
+void reset_device_event_counts();
+// Host memory that uploads are queued from without the host waiting: two buffers of `bytes`, used
+// in turn (page-locked on a GPU, so cudaMemcpyAsync does not stage them; plain host memory on the
+// CPU, where the upload is a memcpy). next() hands out the other buffer, first waiting, should the
+// device be that far behind, until the upload that last read it has run (an event recorded after
+// it); upload() queues the copy of the buffer next() returned and returns at once. One owner of the
+// per-micro-batch upload (model/loss_head.cpp).
+class UploadStaging {
+ public:
+  UploadStaging(Device d, size_t bytes);
+  ~UploadStaging();
+  UploadStaging(const UploadStaging&) = delete;
+  UploadStaging& operator=(const UploadStaging&) = delete;
+  void* next();
+  void upload(void* dst, size_t bytes, Stream s);
+
+ private:
+  Device device_;
+  size_t bytes_;
+  void* buffers_[2] = {nullptr, nullptr};
+  void* done_[2] = {nullptr, nullptr};  // GPU: an event recorded after each buffer's last upload
+  bool pending_[2] = {false, false};
+  int current_ = 1;
+};
+
+// For a backend's own allocations that do not go through device_alloc (scratch, workspaces).
+void count_backend_alloc();
+void count_backend_free();
+void count_backend_synchronize();
 
 }  // namespace kernels

@@ -74,7 +74,7 @@ inline FiniteScan scan_finite(const void* data, DType dt, int64_t n) {
 inline FiniteScan scan_finite(const Tensor& t) {
   if (t.device == Device::kCpu) return scan_finite(t.data, t.dtype, t.numel());
   std::vector<unsigned char> host(t.nbytes());
-  device_copy(host.data(), Device::kCpu, t.data, t.device, t.nbytes());
+  copy_to_host(host.data(), t.data, t.device, t.nbytes());
   return scan_finite(host.data(), t.dtype, t.numel());
 }
 

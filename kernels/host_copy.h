@@ -15,10 +15,10 @@ inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t, Tensor scra
   std::vector<float> out(size_t(t.numel()));
   if (t.dtype == DType::F64) {
     std::vector<double> tmp(out.size());
-    device_copy(tmp.data(), Device::kCpu, t.data, t.device, t.nbytes());
+    copy_to_host(tmp.data(), t.data, t.device, t.nbytes());
     for (size_t i = 0; i < out.size(); ++i) out[i] = float(tmp[i]);
   } else if (t.dtype == DType::F32) {
-    device_copy(out.data(), Device::kCpu, t.data, t.device, t.nbytes());
+    copy_to_host(out.data(), t.data, t.device, t.nbytes());
   } else {
     OwnedTensor owned;
     if (scratch.empty()) {
@@ -26,7 +26,7 @@ inline std::vector<float> copy_to_host_f32(const Ops& ops, Tensor t, Tensor scra
       scratch = owned.t;
     }
     ops.cast(scratch, t, Stream{});
-    device_copy(out.data(), Device::kCpu, scratch.data, t.device, scratch.nbytes());
+    copy_to_host(out.data(), scratch.data, t.device, scratch.nbytes());
   }
   return out;
 }

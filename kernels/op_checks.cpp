@@ -506,6 +506,17 @@ int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x) {
   return x.numel();
 }
 
+int64_t check_loss_mean_accumulate(Device dev, const Tensor& acc, const Tensor& losses, double count, double divisor) {
+  const char* op = "loss_mean_accumulate";
+  check_present(op, {{"acc", &acc}, {"losses", &losses}}, dev);
+  check_numel(op, "acc", acc, 1);
+  KILN_CHECK(acc.dtype == DType::F64, op_msg(op, std::string("acc must be fp64, got ") + dtype_name(acc.dtype)));
+  KILN_CHECK(losses.dtype == DType::F32 || (losses.dtype == DType::F64 && dev == Device::kCpu),
+             op_msg(op, std::string("losses must be fp32 (or fp64 on the CPU), got ") + dtype_name(losses.dtype)));
+  KILN_CHECK(count >= 0 && divisor > 0, op_msg(op, "count must be >= 0 and divisor > 0"));
+  return losses.numel();
+}
+
 int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,
                                  const Tensor& m, const Tensor& v, const Tensor& segments, const AdamWArgs& args,
                                  int64_t* rows) {

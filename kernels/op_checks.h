@@ -128,6 +128,8 @@ RowDims check_xent_shard_finish(Device dev, const Tensor& losses, const Tensor& 
 int64_t check_adamw_update(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad, const Tensor& m,
                            const Tensor& v, const AdamWArgs& args);
 int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x);
+// Returns N, the losses' element count.
+int64_t check_loss_mean_accumulate(Device dev, const Tensor& acc, const Tensor& losses, double count, double divisor);
 // The multi-tensor forms (segment tables: kernels/segments.h). Return the element count N; the
 // table's row count comes back in *rows.
 int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,

@@ -169,6 +169,13 @@ struct Ops {
   // once per slot, so the two agree to (pieces in the slot + 1) fp32 roundings.
   void (*sum_squares_multi)(Tensor out, Tensor x, Tensor segments, Stream s);
 
+  // acc (1) fp64 += (sum of losses) / count / divisor, the sum in fp64; count 0 adds 0. losses (N)
+  // fp32 (or fp64 on the CPU). The training step's loss, kept on the device across micro-steps
+  // (count: the valid targets, divisor: the micro-steps), so the host reads it once per step or
+  // less. The CPU sums in index order, as the host loop it replaces did (bit-identical losses); the
+  // GPU in one block's tree order.
+  void (*loss_mean_accumulate)(Tensor acc, Tensor losses, double count, double divisor, Stream s);
+
   // dst = src converted to dst.dtype (same numel; float dtypes only). Rounds to nearest even.
   void (*cast)(Tensor dst, Tensor src, Stream s);
   // x = 0.

@@ -96,7 +96,7 @@ void Gpt2Model::alloc_activations() {
   a.dF2 = a.make(device_, act, {B, T, Fl});
 }
 
-double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
+void Gpt2Model::forward_layers(const std::vector<int32_t>& windows, int rows) {
   const int64_t B = B_, T = cfg_.seq_len, C = cfg_.d_model;
   head_->set_batch(windows, rows < 0 ? B_ : rows);
   Acts& a = *acts_;
@@ -142,7 +142,7 @@ double Gpt2Model::forward(const std::vector<int32_t>& windows, int rows) {
   }
   copy_to_tp_forward(a.lnf, tp_, s);
   ops_.matmul_forward(head_->logits(), a.lnf.reshaped({B * T, C}), w_.head(), Tensor{}, s);
-  return head_->forward();
+  head_->forward();
 }
 
 void Gpt2Model::backward(float scale, const std::function<void(int)>& on_bucket_ready) {

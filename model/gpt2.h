@@ -38,11 +38,14 @@ class Gpt2Model : public Model {
   ParamArena& params() override { return *params_; }
   const configs::ModelConfig& config() const override { return cfg_; }
   int micro_batch() const override { return B_; }
-  double forward(const std::vector<int32_t>& windows, int rows = -1) override;
   std::vector<double> token_losses() const override { return head_->token_losses(); }
   std::vector<float> logits() const override { return head_->logits_host(); }
   void backward(float scale, const std::function<void(int)>& on_bucket_ready = {}) override;
   const std::vector<parallel::ShardRange>& grad_buckets() const override { return buckets_; }
+
+ protected:
+  void forward_layers(const std::vector<int32_t>& windows, int rows) override;
+  LossHead& loss_head() const override { return *head_; }
 
  private:
   struct Acts;

@@ -101,7 +101,7 @@ void LlamaModel::alloc_activations() {
   a.dgate_up = make(act, {B, T, 2 * Fl});
 }
 
-double LlamaModel::forward(const std::vector<int32_t>& windows, int rows) {
+void LlamaModel::forward_layers(const std::vector<int32_t>& windows, int rows) {
   const int64_t B = B_, T = cfg_.seq_len;
   head_->set_batch(windows, rows < 0 ? B_ : rows);
   Acts& a = *acts_;
@@ -138,7 +138,7 @@ double LlamaModel::forward(const std::vector<int32_t>& windows, int rows) {
   }
   copy_to_tp_forward(a.lnf, tp_, s);
   ops_.matmul_forward(head_->logits(), rows2d(a.lnf), w_.head(), Tensor{}, s);
-  return head_->forward();
+  head_->forward();
 }
 
 void LlamaModel::backward(float scale, const std::function<void(int)>& on_bucket_ready) {

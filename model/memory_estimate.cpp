@@ -67,7 +67,7 @@ Activations activation_bytes(const configs::ModelConfig& m, I128 B, I128 tp, I12
   const I128 T = m.seq_len, C = m.d_model, F = m.d_ff, V = m.vocab_size;
   const I128 BT = B * T, Fl = F / tp, Vl = V / tp;
   const auto buf = [](I128 elems, I128 size) { return round64(elems * size); };
-  const I128 loss_head = 2 * buf(BT, 4)                    // tokens, targets (int32)
+  const I128 loss_head = buf(2 * BT, 4)                    // tokens and targets (int32), one upload
                          + buf(BT * Vl, act)                // logits
                          + 2 * buf(BT, stat)                // losses, xent_max
                          + buf(2 * BT, stat);               // xent_stats2

@@ -10,6 +10,18 @@
 
 namespace model {
 
+double Model::forward(const std::vector<int32_t>& windows, int rows) {
+  forward_layers(windows, rows);
+  return loss_head().mean_loss();
+}
+
+void Model::forward_accumulate(const std::vector<int32_t>& windows, kernels::Tensor loss_acc, double divisor) {
+  forward_layers(windows, -1);
+  loss_head().accumulate_mean(loss_acc, divisor);
+}
+
+double Model::last_loss() const { return loss_head().mean_loss(); }
+
 std::vector<ParamSpec> param_specs(const configs::ModelConfig& m, int vocab_real) {
   if (m.is_llama()) return llama_param_specs(m, vocab_real);
   KILN_CHECK(m.arch == "gpt2", "param_specs: unknown model.arch '" + m.arch + "' (validation should have refused it)");

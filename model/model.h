@@ -21,6 +21,8 @@
 
 namespace model {
 
+class LossHead;
+
 struct ModelPrecision {
   DType compute = DType::F32;  // activations and the weights the matmuls read
   DType master = DType::F32;   // master weights and gradients (fp64 only in gradient checks)
@@ -35,8 +37,14 @@ class Model {
   virtual int micro_batch() const = 0;
 
   // windows: B rows of T+1 token ids on the host (inputs = first T, targets = last T). Rows past
-  // `rows` (a short last eval batch) are ignored. Returns the mean loss over the valid targets.
-  virtual double forward(const std::vector<int32_t>& windows, int rows = -1) = 0;
+  // `rows` (a short last eval batch) are ignored. Returns the mean loss over the valid targets, read
+  // to the host (on a GPU a host sync: evaluation, tests and rare paths).
+  double forward(const std::vector<int32_t>& windows, int rows = -1);
+  // The training step's forward over B full rows: the same pass, its loss left on the device:
+  // loss_acc ((1) fp64 on the model's device) += mean loss / divisor. Reads nothing to the host.
+  void forward_accumulate(const std::vector<int32_t>& windows, kernels::Tensor loss_acc, double divisor);
+  // The mean loss of the last forward, read to the host (the replay check's rare path).
+  double last_loss() const;
   // Per-token losses (B*T, nats) of the last forward, copied to the host; invalid rows hold 0.
   virtual std::vector<double> token_losses() const = 0;
   // Logits (B*T, V/tp: this rank's vocab columns, padding included) of the last forward, as fp32 on
@@ -49,6 +57,12 @@ class Model {
   // Contiguous ranges of the flat gradient arena in the order backward completes them: the final
   // norm and lm_head, then layers L-1 .. 0, then the embeddings (which a tied head touches last).
   virtual const std::vector<parallel::ShardRange>& grad_buckets() const = 0;
+
+ protected:
+  // The architecture's layers from the batch to loss_head().forward(): the per-token losses on the
+  // device, nothing read back.
+  virtual void forward_layers(const std::vector<int32_t>& windows, int rows) = 0;
+  virtual LossHead& loss_head() const = 0;
 };
 
 // The parameter list of model.arch (gpt2_param_specs or llama_param_specs).

@@ -134,7 +134,7 @@ void ParamArena::init(uint64_t seed, const kernels::Ops& ops) {
     } else {
       kernels::OwnedTensor cast_host(Device::kCpu, master_dtype_, shape);
       kernels::ops_for(Device::kCpu).cast(cast_host.t, staged.t, kernels::Stream::host());
-      kernels::device_copy(dst.data, device_, cast_host.t.data, Device::kCpu, dst.nbytes());
+      kernels::copy_from_host(dst.data, device_, cast_host.t.data, dst.nbytes());
     }
   }
   sync_compute(ops);

@@ -19,14 +19,14 @@ void PieceSet::add(const std::string& kind, const ParamSpec& s, const ParamArena
     staging.emplace_back(new char[t.nbytes()]);
     p.data = staging.back().get();
     if (loading) device_targets.emplace_back(pieces.size(), t);
-    else kernels::device_copy(p.data, Device::kCpu, t.data, t.device, t.nbytes());
+    else kernels::copy_to_host(p.data, t.data, t.device, t.nbytes());
   }
   pieces.push_back(std::move(p));
 }
 
 void PieceSet::copy_loaded_to_device() {
   for (const auto& [index, t] : device_targets)
-    kernels::device_copy(t.data, t.device, pieces[index].data, Device::kCpu, t.nbytes());
+    kernels::copy_from_host(t.data, t.device, pieces[index].data, t.nbytes());
 }
 
 void load_weights(const checkpoint::Manifest& m, ParamArena& params, const kernels::Ops& ops) {

@@ -61,10 +61,10 @@ double GradSync::global_norm(GradSquares local) {
   const bool over_tp = groups_.tp->size() > 1, over_dp = sharded_;
   if (over_tp || over_dp) {
     const kernels::Device dev = scalar_.t.device;
-    kernels::device_copy(scalar_.t.data, dev, &total, kernels::Device::kCpu, sizeof total);
+    kernels::copy_from_host(scalar_.t.data, dev, &total, sizeof total);
     if (over_tp) groups_.tp->all_reduce(scalar_.t, ReduceOp::kSum, {});
     if (over_dp) groups_.dp->all_reduce(scalar_.t, ReduceOp::kSum, {});
-    kernels::device_copy(&total, kernels::Device::kCpu, scalar_.t.data, dev, sizeof total);
+    kernels::copy_to_host(&total, scalar_.t.data, dev, sizeof total);
   }
   return std::sqrt(double(total));
 }

@@ -47,9 +47,9 @@ EvalResult Evaluator::run(model::Model& model, parallel::Comm& dp) const {
     double sums[3] = {sum_nats, double(tokens), double(bytes)};
     const kernels::Device dev = model.params().device();
     kernels::OwnedTensor t(dev, kernels::DType::F64, {3});
-    kernels::device_copy(t.t.data, dev, sums, kernels::Device::kCpu, sizeof sums);
+    kernels::copy_from_host(t.t.data, dev, sums, sizeof sums);
     dp.all_reduce(t.t, parallel::ReduceOp::kSum, {});
-    kernels::device_copy(sums, kernels::Device::kCpu, t.t.data, dev, sizeof sums);
+    kernels::copy_to_host(sums, t.t.data, dev, sizeof sums);
     sum_nats = sums[0];
     tokens = int64_t(sums[1]);
     bytes = int64_t(sums[2]);

@@ -85,14 +85,17 @@ void FaultInjection::at_step_start(int step) const {
   }
 }
 
-void FaultInjection::after_last_backward(int step, kernels::Tensor grads, double& local_loss) const {
+void FaultInjection::on_local_loss(int step, double& local_loss) const {
   if (faults_.empty()) return;
   if (active("nan_loss", step)) local_loss = std::numeric_limits<double>::quiet_NaN();
   if (active("spike", step)) local_loss *= 100;
-  if (!active("nan_grad", step)) return;
+}
+
+void FaultInjection::after_last_backward(int step, kernels::Tensor grads) const {
+  if (faults_.empty() || !active("nan_grad", step)) return;
   KILN_CHECK(grads.dtype == kernels::DType::F32, "KILN_TEST_FAULT nan_grad: fp32 gradients only");
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  kernels::device_copy(grads.data, grads.device, &nan, kernels::Device::kCpu, sizeof nan);
+  kernels::copy_from_host(grads.data, grads.device, &nan, sizeof nan);
 }
 
 }  // namespace trainer

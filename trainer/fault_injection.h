@@ -30,7 +30,9 @@ class FaultInjection {
   // At the start of step `step`: stall or die when asked.
   void at_step_start(int step) const;
   // After the last micro-batch's backward of `step`: poison a gradient or this rank's loss.
-  void after_last_backward(int step, kernels::Tensor grads, double& local_loss) const;
+  void after_last_backward(int step, kernels::Tensor grads) const;
+  // nan_loss / spike: this rank's loss of the step, once it is read to the host.
+  void on_local_loss(int step, double& local_loss) const;
   bool perturb_replay(int step) const { return active("replay_mismatch", step); }
 
  private:

@@ -95,7 +95,10 @@ std::string Trainer::explain_non_finite(int step, const data::LoaderState& befor
     loader_->next(batch_);
     double loss = model_->forward(batch_);
     model_->backward(float(scaler_.scale / accum_));
-    if (micro == accum_ - 1) faults_.after_last_backward(step, P.all_grads(), loss);  // as the step did
+    if (micro == accum_ - 1) {  // as the step did
+      faults_.after_last_backward(step, P.all_grads());
+      faults_.on_local_loss(step, loss);
+    }
     if (!std::isfinite(loss)) found(kLoss, micro, -1, {}, 1);
     for (int i = 0; i < P.size() && int(mine[0]) == kNothing; ++i) {
       const kernels::FiniteScan f = kernels::scan_finite(P.grad(i));

@@ -78,7 +78,7 @@ void AdamW::upload_segment_tables() {
     if (words.empty()) return;  // nothing of any parameter in this range: the ops are skipped
     *table = kernels::OwnedTensor(params_.device(), DType::U32,
                                   {int64_t(words.size()) / kernels::kSegmentWords, kernels::kSegmentWords});
-    kernels::device_copy(table->t.data, params_.device(), words.data(), Device::kCpu, words.size() * sizeof(uint32_t));
+    kernels::copy_from_host(table->t.data, params_.device(), words.data(), words.size() * sizeof(uint32_t));
   };
   upload(decay, &decay_segments_);
   upload(norm, &norm_segments_);
@@ -87,12 +87,17 @@ void AdamW::upload_segment_tables() {
 // Sums of squares of `grads` (the owned range) in one op over the norm segment table: each piece
 // filed as tp-sharded or replicated.
 parallel::GradSquares AdamW::sum_squares(Tensor grads) {
-  KILN_CHECK(grads.numel() == own_.count, "AdamW::sum_squares: grads do not cover the owned range");
-  ops_.zero(norm_acc_.t, {});
-  if (!norm_segments_.t.empty()) ops_.sum_squares_multi(norm_acc_.t, grads, norm_segments_.t, {});
+  sum_squares_into(grads, norm_acc_.t);
   float acc[2] = {0, 0};
-  kernels::device_copy(acc, Device::kCpu, norm_acc_.t.data, params_.device(), sizeof acc);
+  kernels::copy_to_host(acc, norm_acc_.t.data, params_.device(), sizeof acc);
   return {acc[0], acc[1]};
+}
+
+void AdamW::sum_squares_into(Tensor grads, Tensor out) {
+  KILN_CHECK(grads.numel() == own_.count, "AdamW::sum_squares: grads do not cover the owned range");
+  KILN_CHECK(out.dtype == DType::F32 && out.numel() == 2, "AdamW::sum_squares: out must be (2) fp32");
+  ops_.zero(out, {});
+  if (!norm_segments_.t.empty()) ops_.sum_squares_multi(out, grads, norm_segments_.t, {});
 }
 
 // AdamW over the owned range in one op; each piece's weight decay comes from the decay segment table.

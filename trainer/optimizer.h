@@ -53,6 +53,9 @@ class AdamW {
   // Squares of `grads` (the owned range's gradients), split by how the parameters are held over tp.
   // One host sync: the sums are read back.
   parallel::GradSquares sum_squares(Tensor grads);
+  // The same sums into out ((2) fp32 on the device: tp-sharded, replicated), left there for the
+  // caller to read with whatever else it reads (the trainer: with the step's loss, in one copy).
+  void sum_squares_into(Tensor grads, Tensor out);
   // One update with learning rate lr from `grads` (owned range), given the global gradient norm of
   // the gradients as they are (still carrying loss_scale). Returns what it did.
   StepStats step(Tensor grads, double lr, double scaled_norm, double loss_scale);

@@ -32,7 +32,7 @@ double ReplayCheck::grad_sum_squares(model::Model& model) {
   ops_.zero(acc_.t, {});
   ops_.sum_squares(acc_.t, model.params().all_grads(), {});
   float v = 0;
-  kernels::device_copy(&v, kernels::Device::kCpu, acc_.t.data, acc_.t.device, sizeof v);
+  kernels::copy_to_host(&v, acc_.t.data, acc_.t.device, sizeof v);
   return v;
 }
 

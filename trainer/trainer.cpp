@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -55,6 +56,9 @@ Trainer::Trainer(const configs::Config& cfg, parallel::ProcessGroups& groups)
   grad_sync_ = std::make_unique<parallel::GradSync>(model_->params().all_grads(), groups_, model_->grad_buckets(), zero1);
   optim_ = std::make_unique<AdamW>(cfg.optim, model_->params(), ops, grad_sync_->owned());
   scalar_ = std::make_unique<kernels::OwnedTensor>(res_.device, kernels::DType::F32, kernels::Shape{2});
+  step_scalars_ = kernels::Buffer(res_.device, 16);
+  loss_acc_ = step_scalars_.view(kernels::DType::F64, {1});
+  squares_ = step_scalars_.view(kernels::DType::F32, {2}, 8);
   scaler_ = LossScaler::for_precision(res_.precision);
   replay_ = std::make_unique<ReplayCheck>(cfg.train.replay_check_every, ops, res_.device);
   batch_.resize(size_t(cfg.train.micro_batch) * (cfg.model.seq_len + 1));
@@ -83,11 +87,22 @@ double Trainer::average_over_dp(double loss, parallel::GradSquares& sq) {
   const bool finite = std::isfinite(sq.sharded) && std::isfinite(sq.replicated);
   if (layout_.dp == 1) return loss;
   float v[2] = {float(loss), finite ? 0.f : std::numeric_limits<float>::quiet_NaN()};
-  kernels::device_copy(scalar_->t.data, res_.device, v, kernels::Device::kCpu, sizeof v);
+  kernels::copy_from_host(scalar_->t.data, res_.device, v, sizeof v);
   groups_.dp->all_reduce(scalar_->t, parallel::ReduceOp::kAvg, {});
-  kernels::device_copy(v, kernels::Device::kCpu, scalar_->t.data, res_.device, sizeof v);
+  kernels::copy_to_host(v, scalar_->t.data, res_.device, sizeof v);
   if (!std::isfinite(v[1])) sq.sharded = sq.replicated = std::numeric_limits<float>::quiet_NaN();
   return v[0];
+}
+
+double Trainer::read_step_scalars(parallel::GradSquares* squares) {
+  unsigned char host[16];
+  kernels::copy_to_host(host, step_scalars_.data(), res_.device, sizeof host);
+  double loss = 0;
+  float sq[2] = {0, 0};
+  std::memcpy(&loss, host, sizeof loss);
+  std::memcpy(sq, host + 8, sizeof sq);
+  *squares = {sq[0], sq[1]};
+  return loss;
 }
 
 Trainer::~Trainer() = default;
@@ -98,24 +113,29 @@ StepResult Trainer::train_step() {
   set_phase(step, "train");
   faults_.at_step_start(step);                                        // test hooks (KILN_TEST_FAULT)
   model::ParamArena& params = model_->params();
-  params.zero_grads(model::ops_for(res_));
+  const kernels::Ops& ops = model::ops_for(res_);
+  params.zero_grads(ops);
+  ops.zero(loss_acc_, {});
   const data::LoaderState before = loader_->state();                  // for a skipped step's recompute
   const bool replay = replay_->due(step);
   const auto bucket_ready = [&](int k) { grad_sync_->bucket_ready(k, {}); };
   for (int micro = 0; micro < accum_; ++micro) {
     loader_->next(batch_);                                            // data
-    const double loss = model_->forward(batch_);                      // kernels (+ tp collectives)
+    model_->forward_accumulate(batch_, loss_acc_, accum_);            // kernels (+ tp); the loss stays on the device
+    const double replay_loss = replay && micro == 0 ? model_->last_loss() : 0.0;  // rare path: a read
     // In the last micro-step each finished bucket's dp reduction is queued right away, unless the
     // replay check must first see this rank's own gradients.
     const bool hooks = micro == accum_ - 1 && !(replay && micro == 0);
     model_->backward(float(scaler_.scale / accum_), hooks ? std::function<void(int)>(bucket_ready) : nullptr);
-    if (replay && micro == 0) replay_first_micro_batch(step, loss);   // the same bits again?
-    r.loss += loss / accum_;
+    if (replay && micro == 0) replay_first_micro_batch(step, replay_loss);  // the same bits again?
   }
-  faults_.after_last_backward(step, params.all_grads(), r.loss);      // test hooks
+  faults_.after_last_backward(step, params.all_grads());              // test hooks
   grad_sync_->finish({});                                             // dp: the rest (ZeRO-1: reduce-scatter)
   const Tensor grads = grad_sync_->owned_grads();                     // what this rank updates
-  parallel::GradSquares squares = optim_->sum_squares(grads);         // this rank's share of the norm
+  optim_->sum_squares_into(grads, squares_);                          // this rank's share of the norm
+  parallel::GradSquares squares;
+  r.loss = read_step_scalars(&squares);                               // the step's one read: loss + squares
+  faults_.on_local_loss(step, r.loss);                                // test hooks
   r.loss = average_over_dp(r.loss, squares);                          // the global batch's loss (+ grad health)
   r.lr = learning_rate(cfg_.optim, step_, cfg_.train.max_steps);
   const double norm = grad_sync_->global_norm(squares);               // over tp (+ ZeRO blocks)

@@ -61,6 +61,9 @@ class Trainer {
   void print_banner() const;
   bool is_root() const { return layout_.rank == 0; }
   double average_over_dp(double loss, parallel::GradSquares& squares);
+  // The step's one device->host read: the loss accumulated over its micro-steps and the
+  // gradient's sums of squares (step_scalars_).
+  double read_step_scalars(parallel::GradSquares* squares);
   // Checkpointing (trainer/checkpointing.cpp): resume per checkpoint.resume, save the current
   // step, and agree over all ranks whether any of them was asked to stop.
   void resume_if_asked();
@@ -82,6 +85,10 @@ class Trainer {
   parallel::ProcessGroups& groups_;
   parallel::Layout layout_;
   std::unique_ptr<kernels::OwnedTensor> scalar_;  // (2) fp32 on the device: loss, gradient health
+  // 16 bytes on the device, read in one copy per step: loss_acc_ ((1) fp64, the step's loss summed
+  // over its micro-steps on the device) then squares_ ((2) fp32, the gradient's sums of squares).
+  kernels::Buffer step_scalars_;
+  kernels::Tensor loss_acc_, squares_;
   std::string ckpt_dir_;
   std::unique_ptr<checkpoint::Saver> saver_;
   int resumed_step_ = -1, last_saved_step_ = -1;

@@ -57,4 +57,18 @@ void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream) {
   }
 }
 
+// In index order, each loss widened to fp64: the numbers LossHead's host loop produced before the
+// loss stayed on the device, so CPU losses are bit-identical to theirs.
+void loss_mean_accumulate(Tensor acc, Tensor losses, double count, double divisor, Stream) {
+  const int64_t n = check_loss_mean_accumulate(kDevice, acc, losses, count, divisor);
+  double sum = 0;
+  if (losses.dtype == DType::F64) {
+    for (int64_t i = 0; i < n; ++i) sum += losses.as<double>()[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) sum += double(losses.as<float>()[i]);
+  }
+  const double mean = count > 0 ? sum / count : 0.0;
+  acc.as<double>()[0] += mean / divisor;
+}
+
 }  // namespace kernels::cpu

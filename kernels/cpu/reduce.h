@@ -44,5 +44,6 @@ double sum_squares_ref(const S* x, int64_t n) {
 // Ops entry points (reduce.cpp).
 void sum_squares(Tensor out, Tensor x, Stream s);
 void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s);
+void loss_mean_accumulate(Tensor acc, Tensor losses, double count, double divisor, Stream s);
 
 }  // namespace kernels::cpu

@@ -89,6 +89,7 @@ void* scratch(size_t bytes, cudaStream_t stream) {
   if (bytes <= r.scratch_bytes) return r.scratch;
   if (r.scratch != nullptr) {
     // Kernels queued earlier on this stream may still read the old buffer.
+    ::kernels::count_backend_synchronize();
     KILN_CUDA_CHECK(cudaDeviceSynchronize());
     cuda::free(r.scratch);
   }

@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/device_cuda.h"
+#include "kernels/device.h"
 
 namespace kernels::cuda {
 
@@ -38,6 +39,7 @@ int gpu_count() {
 void* alloc(size_t bytes) {
   void* p = nullptr;
   KILN_CUDA_CHECK(cudaMalloc(&p, bytes));
+  ::kernels::count_backend_alloc();
   std::lock_guard<std::mutex> lock(g_mem_mutex);
   g_live[p] = bytes;
   g_allocated += bytes;
@@ -55,6 +57,7 @@ void free(void* p) {
       g_live.erase(it);
     }
   }
+  ::kernels::count_backend_free();
   KILN_CUDA_CHECK(cudaFree(p));
 }
 
@@ -66,6 +69,7 @@ void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, si
 
 void memset_zero(void* p, size_t bytes, Stream s) { KILN_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream(s))); }
 
+// Counted by the caller, kernels::device_synchronize.
 void synchronize() { KILN_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 std::string runtime_version() {

@@ -36,6 +36,7 @@ extern const Ops kOps = {
     .sum_squares = sum_squares,
     .adamw_update_multi = adamw_update_multi,
     .sum_squares_multi = sum_squares_multi,
+    .loss_mean_accumulate = loss_mean_accumulate,
     .cast = cast,
     .zero = zero,
 };

@@ -62,5 +62,6 @@ void adamw_update_multi(Tensor master, Tensor compute, Tensor grad, Tensor m, Te
 // reduce.cu
 void sum_squares(Tensor out, Tensor x, Stream s);
 void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s);
+void loss_mean_accumulate(Tensor acc, Tensor losses, double count, double divisor, Stream s);
 
 }  // namespace kernels::cuda

@@ -70,6 +70,20 @@ void copy_device_async(void* dst, const void* src, size_t bytes, Stream s) {
   KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(s)));
 }
 
+void* host_alloc_pinned(size_t bytes) {
+  void* p = nullptr;
+  KILN_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+  return p;
+}
+
+void host_free_pinned(void* p) {
+  if (p != nullptr) (void)cudaFreeHost(p);
+}
+
+void copy_from_host_async(void* dst, const void* pinned_src, size_t bytes, Stream s) {
+  KILN_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, cuda_stream(s)));
+}
+
 std::string pci_bus_id() {
   int dev = 0;
   char bus[32] = {};
@@ -114,6 +128,9 @@ const CudaPlugin kPlugin = {
     .nccl_broadcast = nccl_broadcast,
     .nccl_async_error = nccl_async_error,
     .nccl_comm_abort = nccl_comm_abort,
+    .host_alloc_pinned = host_alloc_pinned,
+    .host_free_pinned = host_free_pinned,
+    .copy_from_host_async = copy_from_host_async,
 };
 
 }  // namespace

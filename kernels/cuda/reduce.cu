@@ -106,6 +106,17 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// acc[0] += (sum of losses) / count / divisor: one block (a micro-batch's B*T losses), the sum in
+// double in a fixed tree order. Launched on the step's stream, so the host never waits for it.
+__global__ void __launch_bounds__(kThreads)
+    loss_mean_accumulate_kernel(double* acc, const float* losses, int64_t n, double count, double divisor) {
+  __shared__ double shared[kThreads];
+  double v = 0;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) v += double(losses[i]);
+  const double total = block_sum_double(v, shared);
+  if (threadIdx.x == 0) acc[0] += (count > 0 ? total / count : 0.0) / divisor;
+}
+
 // Both passes over n elements of x into out's slots (segments null: all into out[0]).
 void launch_sum_squares(const char* op, const Tensor& out, const Tensor& x, int64_t n, const uint32_t* segments,
                         int64_t rows, Stream s) {
@@ -135,6 +146,13 @@ void sum_squares_multi(Tensor out, Tensor x, Tensor segments, Stream s) {
   int64_t rows = 0;
   const int64_t n = check_sum_squares_multi(kDevice, out, x, segments, &rows);
   launch_sum_squares("sum_squares_multi", out, x, n, ptr<uint32_t>(segments), rows, s);
+}
+
+void loss_mean_accumulate(Tensor acc, Tensor losses, double count, double divisor, Stream s) {
+  const char* op = "loss_mean_accumulate";
+  const int64_t n = check_loss_mean_accumulate(kDevice, acc, losses, count, divisor);
+  launch<loss_mean_accumulate_kernel>(op, 1, kThreads, 0, cuda_stream(s), ptr<double>(acc), ptr<float>(losses), n,
+                                      count, divisor);
 }
 
 }  // namespace kernels::cuda

@@ -8,15 +8,20 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/device_cuda.h"
+#include "kernels/device.h"
 
 namespace kernels::cudasim {
 
 void* alloc(size_t bytes) {
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + (bytes == 0 ? 256 : 0));
   KILN_CHECK(p != nullptr, "cudasim: host allocation of " + std::to_string(bytes) + " bytes (device memory) failed");
+  ::kernels::count_backend_alloc();  // counted as device_cuda.cu counts cudaMalloc
   return p;
 }
 
-void free(void* p) { std::free(p); }
+void free(void* p) {
+  if (p != nullptr) ::kernels::count_backend_free();
+  std::free(p);
+}
 
 }  // namespace kernels::cudasim

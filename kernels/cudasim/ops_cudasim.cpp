@@ -64,6 +64,7 @@ extern const Ops kOps = {
     .sum_squares = Sim<sum_squares>::call,
     .adamw_update_multi = Sim<adamw_update_multi>::call,
     .sum_squares_multi = Sim<sum_squares_multi>::call,
+    .loss_mean_accumulate = Sim<loss_mean_accumulate>::call,
     .cast = Sim<cast>::call,
     .zero = Sim<zero>::call,
 };

@@ -1,7 +1,8 @@
 // tests/kernels_cuda/test_cuda_softmax_xent.cpp
 // CUDA vs CPU reference for the loss: fused softmax_xent (losses, dlogits separate and in place,
 // padded vocabulary, ignored targets) at V = 50304, and the vocab-parallel three-pass form
-// (xent_shard_*) on one and on two shards. fp32 (1e-5) and bf16 (1e-2). Skip without a GPU; the
+// (xent_shard_*) on one and on two shards, and the step loss's device accumulation (loss_mean_accumulate).
+// fp32 (1e-5) and bf16 (1e-2). Skip without a GPU; the
 // simulator keeps GPT-2's vocabulary but runs fewer rows.
 // The reference for fp32 runs in fp64: over 50257 columns the CPU's own fp32 sum is off by ~2.5e-5
 // (found by the simulator, whose kernel came within 5e-8 of fp64), so it cannot referee 1e-5.
@@ -140,6 +141,32 @@ TEST(CudaXentShard, OneAndTwoShardsMatchFusedCpuLoss) {
     check_shards(dt, 1);
     check_shards(dt, 2);
   }
+}
+
+// loss_mean_accumulate: the training step's loss, summed over micro-steps on the device. Three
+// micro-batches of a GPT-2 micro-step's size (B*T = 16*1024; fewer on the simulator) added into one
+// fp64 scalar that starts at 0.25; the GPU sums in a tree order, the CPU in index order: 1e-12
+// relative in fp64. A count of 0 adds nothing.
+TEST(CudaLossAccumulate, MatchesCpu) {
+  KILN_REQUIRE_GPU();
+  const int64_t N = full_or_sim<int64_t>(16 * 1024, 2000);
+  TypedTensor cpu_acc(DType::F64, {1}, std::vector<double>{0.25});
+  GpuTensor gpu_acc(cpu_acc);
+  for (int micro = 0; micro < 3; ++micro) {
+    std::vector<double> l = randn(N, 90 + uint64_t(micro), 1.0);
+    for (double& x : l) x = 4.0 + x * x;  // losses are positive, a few nats
+    TypedTensor losses(DType::F32, {N}, l);
+    GpuTensor gl(losses);
+    const double count = double(N - 7 * micro);  // some targets ignored
+    cpu_ops().loss_mean_accumulate(cpu_acc.t(), losses.t(), count, 3.0, Stream::host());
+    gpu_ops().loss_mean_accumulate(gpu_acc.t(), gl.t(), count, 3.0, kStream);
+  }
+  expect_close(gpu_acc.get(), cpu_acc.get(), 1e-12, "loss_mean_accumulate fp32 losses, 3 micro-steps");
+  const double before = gpu_acc.get()[0];
+  TypedTensor ones(DType::F32, {N}, std::vector<double>(size_t(N), 1.0));
+  GpuTensor g1(ones);
+  gpu_ops().loss_mean_accumulate(gpu_acc.t(), g1.t(), 0.0, 3.0, kStream);
+  EXPECT_EQ(gpu_acc.get()[0], before) << "count 0 adds nothing";
 }
 
 }  // namespace
