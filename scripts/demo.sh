@@ -12,7 +12,10 @@ cache="$KILN_CACHE"
 "$root/scripts/build.sh" kiln
 kiln="${KILN_BUILD_DIR:-$root/build}/bin/kiln"
 data="$cache/data/moby-dick-byte"
-if [ ! -f "$data/train_000000.h5" ]; then
+# Prepared once; again when the shards are from an older kiln that this one refuses (kiln inspect
+# exits 2 naming the fix), so an old cache never stops the demo.
+if [ ! -f "$data/train_000000.h5" ] || ! "$kiln" inspect "$data/train_000000.h5" >/dev/null 2>&1; then
+  rm -rf "$data"
   "$kiln" prepare --input "$cache/corpora/moby-dick" --out "$data" --tokenizer byte --val-fraction 0.05 --seed 1337
 fi
 cd "$root"
