@@ -106,10 +106,10 @@ static void gemm_pack_a(float* dst, const float* A, int64_t a_row, int64_t a_k, 
   }
 }
 
-// C = alpha op(A) op(B) + beta C. op(A)(i, k) = A[i lda + k], or A[k lda + i] when transposed.
-// work: kGemmWorkspaceFloats floats (gemm.cpp keeps one per thread).
+// C = alpha op(A) op(B) + beta C (+ bias per column). op(A)(i, k) = A[i lda + k], or A[k lda + i]
+// when transposed. work: kGemmWorkspaceFloats floats (gemm.cpp keeps one per thread).
 static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, float* work) {
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, float* work) {
   if (M <= 0 || N <= 0) return;
   if (beta != 0.f && beta != 1.f) {  // rare (no kiln op asks for it): scale once, then accumulate
     for (int64_t i = 0; i < M; ++i)
@@ -117,9 +117,8 @@ static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     beta = 1.f;
   }
   if (K <= 0) {
-    if (beta == 0.f)
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = 0.f;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = (beta == 0.f ? 0.f : C[i * ldc + j]) + (bias ? bias[j] : 0.f);
     return;
   }
   const int64_t a_row = ta ? 1 : lda, a_k = ta ? lda : 1;
@@ -132,12 +131,14 @@ static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
       const int64_t kc = min_i64(kGemmKC, K - pc);
       gemm_pack_b(work, B, ldb, tb, pc, kc, jc, nc, alpha);
       const bool accumulate = beta == 1.f || pc > 0;
+      const float* block_bias = pc + kc >= K ? bias : nullptr;  // added once, by the last K block
       for (int64_t ic = 0; ic < M; ic += kGemmMC) {
         const int64_t mc = min_i64(kGemmMC, M - ic);
         if (pack_a) gemm_pack_a(apack, A, a_row, a_k, ic, mc, pc, kc);
         for (int64_t jr = 0; jr < nc; jr += kGemmNR) {
           const float* panel = work + jr * kc;
           const int64_t cols = min_i64(kGemmNR, nc - jr);
+          const float* b = block_bias ? block_bias + jc + jr : nullptr;
           for (int64_t ir = 0; ir < mc; ir += kGemmMR) {
             const int64_t rows = min_i64(kGemmMR, mc - ir);
             float* c = C + (ic + ir) * ldc + jc + jr;
@@ -145,11 +146,11 @@ static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             const float* a = pack_a ? apack + ir * kc : A + (ic + ir) * lda + pc;
             const int64_t tr = pack_a ? 1 : lda, tk = pack_a ? kGemmMR : 1, tn = pack_a ? kGemmMR : rows;
             if (rows > 2 * kThird)
-              tile_kernel<kGemmMR, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate);
+              tile_kernel<kGemmMR, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
             else if (rows > kThird)
-              tile_kernel<2 * kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate);
+              tile_kernel<2 * kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
             else
-              tile_kernel<kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate);
+              tile_kernel<kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
           }
         }
       }

@@ -176,9 +176,24 @@ static void layernorm_backward(float* dx, float* dweight, float* dbias, const fl
 
 // out[c] += sum over rows n of x[n C + c] for columns [c0, c1), rows in order (as matmul.h's
 // reference sums them, so every level and thread count gives the reference's bits).
+// Four vectors of columns at a time: four independent add chains (one chain waited on the add's
+// latency every row: the bias gradients took ~2% of a demo step).
 static void column_sums_range(float* out, const float* x, int64_t N, int64_t C, int64_t c0, int64_t c1) {
-  const int64_t vec_end = c0 + (c1 - c0) / kW * kW;
-  for (int64_t c = c0; c < vec_end; c += kW) {
+  const int64_t vec_end = c0 + (c1 - c0) / kW * kW, wide_end = c0 + (c1 - c0) / (4 * kW) * (4 * kW);
+  for (int64_t c = c0; c < wide_end; c += 4 * kW) {
+    vf a0 = load(out + c), a1 = load(out + c + kW), a2 = load(out + c + 2 * kW), a3 = load(out + c + 3 * kW);
+    for (const float* r = x + c; r < x + N * C + c; r += C) {
+      a0 += load(r);
+      a1 += load(r + kW);
+      a2 += load(r + 2 * kW);
+      a3 += load(r + 3 * kW);
+    }
+    store(out + c, a0);
+    store(out + c + kW, a1);
+    store(out + c + 2 * kW, a2);
+    store(out + c + 3 * kW, a3);
+  }
+  for (int64_t c = wide_end; c < vec_end; c += kW) {
     vf acc = load(out + c);
     for (int64_t n = 0; n < N; ++n) acc += load(x + n * C + c);
     store(out + c, acc);

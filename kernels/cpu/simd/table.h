@@ -89,9 +89,11 @@ struct Kernels {
   void (*transpose)(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols);
   // ---- the model's matrix products (gemm_impl.h); single-threaded, gemm.cpp splits over threads ----
   // C (M,N) = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when transposed (cblas_sgemm's
-  // contract). work: kGemmWorkspaceFloats floats of scratch.
+  // contract), then + bias (N floats, added to every row; null: none) as the last K block's tiles
+  // are stored: the same bits as adding it to the finished product, without a pass over C.
+  // work: kGemmWorkspaceFloats floats of scratch.
   void (*sgemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, float* work);
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, float* work);
 };
 
 // The table for the active level (isa.h). Cheap: one atomic load and an index.

@@ -33,17 +33,20 @@ namespace kernels::cpu::simd::KILN_SIMD_NS {
 // beyond, so no load crosses the end of a row. Then C (rows x cols, row stride ldc) = the sums, or
 // += them when accumulate. Each C element is one FMA chain over k = 0..K-1 in order.
 
-// C row (cols < 2 kW columns) = v0|v1, or += with accumulate.
-__attribute__((noinline)) static void tile_store_part(float* c, vf v0, vf v1, int64_t cols, bool accumulate) {
+// C row (cols < 2 kW columns) = v0|v1, or += with accumulate; then + b0|b1 with add_bias.
+__attribute__((noinline)) static void tile_store_part(float* c, vf v0, vf v1, int64_t cols, bool accumulate,
+                                                      bool add_bias, vf b0, vf b1) {
   const int64_t cols0 = cols < kW ? cols : kW, cols1 = cols - cols0;
-  if (cols0 > 0) store_part(c, accumulate ? load_part(c, cols0, 0.f) + v0 : v0, cols0);
-  if (cols1 > 0) store_part(c + kW, accumulate ? load_part(c + kW, cols1, 0.f) + v1 : v1, cols1);
+  if (accumulate) v0 = load_part(c, cols0, 0.f) + v0, v1 = load_part(c + kW, cols1, 0.f) + v1;
+  if (add_bias) v0 += b0, v1 += b1;
+  if (cols0 > 0) store_part(c, v0, cols0);
+  if (cols1 > 0) store_part(c + kW, v1, cols1);
 }
 
 template <int R, bool kFullCols>
 static inline void tile_kernel(const float* a, int64_t a_row, int64_t a_k, int64_t a_rows, const float* b,
                                int64_t ldb, int64_t cols, int64_t K, float* C, int64_t ldc, int64_t rows,
-                               bool accumulate) {
+                               bool accumulate, const float* bias = nullptr) {
   const char* ar[R];  // byte addresses, so one offset register steps every row
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) ar[r] = reinterpret_cast<const char*>(a + min_i64(r, a_rows - 1) * a_row);
@@ -72,16 +75,25 @@ static inline void tile_kernel(const float* a, int64_t a_row, int64_t a_k, int64
   }
   // Unrolled with constant row indices and the rare partial row out of line, so the sums stay in
   // registers (a run-time index into c0/c1 made GCC keep both arrays on the stack and clear them
-  // with rep stos, ~100 cycles per tile: a third of a 32-deep attention tile).
+  // with rep stos, ~100 cycles per tile: a third of a 32-deep attention tile). bias (gemm_impl.h's
+  // last K block; null otherwise): 2 kW values added to every row after its sum, (C + t) + bias.
+  vf bias0 = vf{}, bias1 = vf{};
+  if (bias) {
+    bias0 = cols0 == kW ? load(bias) : load_part(bias, cols0, 0.f);
+    bias1 = cols1 == kW ? load(bias + kW) : load_part(bias + kW, cols1, 0.f);
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     if (r >= rows) continue;
     float* c = C + r * ldc;
+    vf v0 = c0[r], v1 = c1[r];
     if (cols == 2 * kW) {
-      store(c, accumulate ? load(c) + c0[r] : c0[r]);
-      store(c + kW, accumulate ? load(c + kW) + c1[r] : c1[r]);
+      if (accumulate) v0 = load(c) + v0, v1 = load(c + kW) + v1;
+      if (bias) v0 += bias0, v1 += bias1;
+      store(c, v0);
+      store(c + kW, v1);
     } else {
-      tile_store_part(c, c0[r], c1[r], cols, accumulate);
+      tile_store_part(c, v0, v1, cols, accumulate, bias != nullptr, bias0, bias1);
     }
   }
 }
