@@ -29,10 +29,7 @@ void head_forward(const simd::Kernels& K, const float* q, int64_t ldq, const flo
   for (int64_t r0 = 0; r0 < rows; r0 += kAttentionTile) {
     const int64_t tile = std::min(kAttentionTile, rows - r0), keys = pos0 + r0 + tile;
     K.tile_gemm(tile, keys, hs, q + r0 * ldq, ldq, 1, kt, keys_all, scores, keys, false);  // S = Q_tile K^T
-    for (int64_t i = 0; i < tile; ++i) {
-      const float row_lse = K.attention_softmax_row(scores + i * keys, pos0 + r0 + i + 1, keys, scale);
-      if (lse) lse[r0 + i] = row_lse;
-    }
+    K.attention_softmax_rows(scores, tile, keys, pos0 + r0 + 1, scale, lse ? lse + r0 : nullptr);
     K.tile_gemm(tile, hs, keys, scores, keys, 1, v, ldv, out + r0 * ldo, ldo, false);  // O_tile = P V
   }
 }
@@ -95,11 +92,8 @@ void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float
         float *dk = drow0 + a.k(g), *dv = drow0 + a.v(g);
         K.transpose(kt.data(), T, k, W, T, hs);
         K.transpose(vt.data(), T, v, W, T, hs);
-        for (int64_t t = 0; t < T; ++t) {  // dK, dV accumulate from zero
-          std::memset(dk + t * W, 0, size_t(hs) * sizeof(float));
-          std::memset(dv + t * W, 0, size_t(hs) * sizeof(float));
-        }
         for (int64_t h = g * a.group; h < (g + 1) * a.group; ++h) {
+          const bool first_head = h == g * a.group;
           const float* q = row0 + a.q(h);
           float* dq = drow0 + a.q(h);
           const float* dO = dout + b * T * C + h * hs;
@@ -109,15 +103,19 @@ void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float
             const int64_t tile = std::min(kAttentionTile, T - r0), keys = r0 + tile;
             K.tile_gemm(tile, keys, hs, q + r0 * W, W, 1, kt.data(), T, p.data(), keys, false);  // S
             K.tile_gemm(tile, keys, hs, dO + r0 * C, C, 1, vt.data(), T, dp.data(), keys, false);  // dP
-            for (int64_t i = 0; i < tile; ++i) {
-              const int64_t t = r0 + i;
-              float* p_row = p.data() + i * keys;
-              K.attention_probs_row(p_row, t + 1, keys, scale, row_lse[t]);
-              K.attention_dscores_row(dp.data() + i * keys, p_row, keys, K.dot(dO + t * C, O + t * C, hs), scale);
+            K.attention_backward_rows(p.data(), dp.data(), tile, keys, r0 + 1, scale, row_lse + r0, dO + r0 * C,
+                                      O + r0 * C, C, hs);  // P, dS
+            // dV += P^T dO, dK += dS^T Q over keys [0, keys); the group's first head finds the keys of
+            // its tile, [r0, keys), untouched so far (earlier tiles reach only keys < r0) and writes
+            // them instead of adding to a zeroed row: no clearing pass over dK, dV.
+            const int64_t seen = first_head ? r0 : keys;
+            K.tile_gemm(seen, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, W, true);
+            K.tile_gemm(seen, hs, tile, dp.data(), 1, keys, q + r0 * W, W, dk, W, true);
+            if (seen < keys) {
+              K.tile_gemm(keys - seen, hs, tile, p.data() + seen, 1, keys, dO + r0 * C, C, dv + seen * W, W, false);
+              K.tile_gemm(keys - seen, hs, tile, dp.data() + seen, 1, keys, q + r0 * W, W, dk + seen * W, W, false);
             }
-            K.tile_gemm(keys, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, W, true);    // dV += P^T dO
             K.tile_gemm(tile, hs, keys, dp.data(), keys, 1, k, W, dq + r0 * W, W, false);  // dQ = dS K
-            K.tile_gemm(keys, hs, tile, dp.data(), 1, keys, q + r0 * W, W, dk, W, true);   // dK += dS^T Q
           }
         }
       }

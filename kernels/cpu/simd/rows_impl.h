@@ -31,7 +31,7 @@ static inline float row_max(const float* x, int64_t n) {
   return hmax(acc);
 }
 
-static float dot(const float* a, const float* b, int64_t n) {
+static inline float dot(const float* a, const float* b, int64_t n) {
   const int64_t full = n / kW * kW;
   vf acc = vf{};
   for (int64_t i = 0; i < full; i += kW) acc += load(a + i) * load(b + i);
@@ -307,17 +307,34 @@ static float attention_softmax_row(float* s, int64_t valid, int64_t n, float sca
   return m + __builtin_logf(sum);
 }
 
-// s[0, valid): raw scores -> exp(scale s - lse), the forward's probabilities again; s[valid, n) = 0.
-static void attention_probs_row(float* s, int64_t valid, int64_t n, float scale, float lse) {
-  attention_exp_row(s, valid, n, scale, lse);
+// Forward rows of one query tile: row i of s (n floats) holds raw scores against keys 0 .. n-1, of
+// which the first valid0 + i are visible; it becomes their softmax (scale s), 0 beyond, and lse[i]
+// (if lse is not null) the scaled row's logsumexp.
+static void attention_softmax_rows(float* s, int64_t rows, int64_t n, int64_t valid0, float scale, float* lse) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float row_lse = attention_softmax_row(s + i * n, valid0 + i, n, scale);
+    if (lse) lse[i] = row_lse;
+  }
 }
 
-// dp[j] = p[j] (dp[j] - D) scale: the softmax Jacobian applied to one row (masked p are 0).
-static void attention_dscores_row(float* dp, const float* p, int64_t n, float D, float scale) {
-  const int64_t full = n / kW * kW;
-  const vf dv = splat(D), sv = splat(scale);
-  for (int64_t j = 0; j < full; j += kW) store(dp + j, load(p + j) * (load(dp + j) - dv) * sv);
-  for (int64_t j = full; j < n; ++j) dp[j] = p[j] * (dp[j] - D) * scale;
+// Backward rows of one query tile, in one pass per row: row i of p (raw scores in) becomes
+// exp(scale s - lse[i]) for its valid0 + i visible keys (the forward's probabilities again), 0
+// beyond; row i of dp (dP = dO V^T in) becomes p (dp - D) scale, D = dO_i . O_i (hs floats, rows
+// ld apart): the score gradient (the softmax Jacobian applied to the row; masked keys give 0).
+static void attention_backward_rows(float* p, float* dp, int64_t rows, int64_t n, int64_t valid0, float scale,
+                                    const float* lse, const float* dO, const float* O, int64_t ld, int64_t hs) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float *pr = p + i * n, *dr = dp + i * n;
+    const int64_t valid = valid0 + i, live = (valid + kW - 1) / kW * kW;  // vectors that hold valid lanes
+    const vf a = splat(scale), shift = splat(lse[i]), D = splat(dot(dO + i * ld, O + i * ld, hs));
+    for (int64_t j = 0; j < live; j += kW) {
+      const vf e = vexp(masked_scores(pr, j, n, valid) * a - shift);  // -inf lanes -> exactly 0
+      const vf d = n - j >= kW ? load(dr + j) : load_part(dr + j, n - j, 0.f);
+      store_row_vector(pr, j, n, e);
+      store_row_vector(dr, j, n, e * (d - D) * a);
+    }
+    for (int64_t j = live; j < n; ++j) pr[j] = dr[j] = 0.f;
+  }
 }
 
 }  // namespace kernels::cpu::simd::KILN_SIMD_NS

@@ -43,10 +43,14 @@ __attribute__((noinline)) static void tile_store_part(float* c, vf v0, vf v1, in
   if (cols1 > 0) store_part(c + kW, v1, cols1);
 }
 
+// Always inlined: its callers' loops then keep the tile's invariants in registers (~2% on the model's
+// products with the operands in cache).
 template <int R, bool kFullCols>
-static inline void tile_kernel(const float* a, int64_t a_row, int64_t a_k, int64_t a_rows, const float* b,
-                               int64_t ldb, int64_t cols, int64_t K, float* C, int64_t ldc, int64_t rows,
-                               bool accumulate, const float* bias = nullptr) {
+__attribute__((always_inline)) static inline void tile_kernel(const float* a, int64_t a_row, int64_t a_k,
+                                                              int64_t a_rows, const float* b, int64_t ldb,
+                                                              int64_t cols, int64_t K, float* C, int64_t ldc,
+                                                              int64_t rows, bool accumulate,
+                                                              const float* bias = nullptr) {
   const char* ar[R];  // byte addresses, so one offset register steps every row
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) ar[r] = reinterpret_cast<const char*>(a + min_i64(r, a_rows - 1) * a_row);
