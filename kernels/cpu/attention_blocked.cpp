@@ -28,12 +28,15 @@ void head_forward(const simd::Kernels& K, const float* q, int64_t ldq, const flo
   const int64_t keys_all = pos0 + rows;
   for (int64_t r0 = 0; r0 < rows; r0 += kAttentionTile) {
     const int64_t tile = std::min(kAttentionTile, rows - r0), keys = pos0 + r0 + tile;
-    K.tile_gemm(tile, keys, hs, q + r0 * ldq, ldq, 1, kt, keys_all, scores, keys, false);  // S = Q_tile K^T
-    for (int64_t i = 0; i < tile; ++i) {
-      const float row_lse = K.attention_softmax_row(scores + i * keys, pos0 + r0 + i + 1, keys, scale);
-      if (lse) lse[r0 + i] = row_lse;
+    for (int64_t s0 = 0; s0 < tile; s0 += kAttentionSubTile) {  // S = Q_tile K^T, visible keys
+      const int64_t s1 = std::min(tile, s0 + kAttentionSubTile), seen = pos0 + r0 + s1;
+      K.tile_gemm(s1 - s0, seen, hs, q + (r0 + s0) * ldq, ldq, 1, kt, keys_all, scores + s0 * keys, keys, false);
     }
-    K.tile_gemm(tile, hs, keys, scores, keys, 1, v, ldv, out + r0 * ldo, ldo, false);  // O_tile = P V
+    K.attention_softmax_rows(scores, tile, keys, pos0 + r0 + 1, scale, lse ? lse + r0 : nullptr);
+    for (int64_t s0 = 0; s0 < tile; s0 += kAttentionSubTile) {  // O_tile = P V
+      const int64_t s1 = std::min(tile, s0 + kAttentionSubTile), seen = pos0 + r0 + s1;
+      K.tile_gemm(s1 - s0, hs, seen, scores + s0 * keys, keys, 1, v, ldv, out + (r0 + s0) * ldo, ldo, false);
+    }
   }
 }
 
@@ -95,11 +98,8 @@ void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float
         float *dk = drow0 + a.k(g), *dv = drow0 + a.v(g);
         K.transpose(kt.data(), T, k, W, T, hs);
         K.transpose(vt.data(), T, v, W, T, hs);
-        for (int64_t t = 0; t < T; ++t) {  // dK, dV accumulate from zero
-          std::memset(dk + t * W, 0, size_t(hs) * sizeof(float));
-          std::memset(dv + t * W, 0, size_t(hs) * sizeof(float));
-        }
         for (int64_t h = g * a.group; h < (g + 1) * a.group; ++h) {
+          const bool first_head = h == g * a.group;
           const float* q = row0 + a.q(h);
           float* dq = drow0 + a.q(h);
           const float* dO = dout + b * T * C + h * hs;
@@ -107,17 +107,37 @@ void attention_backward_blocked(const simd::Kernels& K, float* dqkv, const float
           const float* row_lse = lse + (b * NH + h) * T;
           for (int64_t r0 = 0; r0 < T; r0 += kAttentionTile) {
             const int64_t tile = std::min(kAttentionTile, T - r0), keys = r0 + tile;
-            K.tile_gemm(tile, keys, hs, q + r0 * W, W, 1, kt.data(), T, p.data(), keys, false);  // S
-            K.tile_gemm(tile, keys, hs, dO + r0 * C, C, 1, vt.data(), T, dp.data(), keys, false);  // dP
-            for (int64_t i = 0; i < tile; ++i) {
-              const int64_t t = r0 + i;
-              float* p_row = p.data() + i * keys;
-              K.attention_probs_row(p_row, t + 1, keys, scale, row_lse[t]);
-              K.attention_dscores_row(dp.data() + i * keys, p_row, keys, K.dot(dO + t * C, O + t * C, hs), scale);
+            for (int64_t s0 = 0; s0 < tile; s0 += kAttentionSubTile) {  // S, dP: visible keys
+              const int64_t s1 = std::min(tile, s0 + kAttentionSubTile), seen = r0 + s1;
+              K.tile_gemm(s1 - s0, seen, hs, q + (r0 + s0) * W, W, 1, kt.data(), T, p.data() + s0 * keys, keys, false);
+              K.tile_gemm(s1 - s0, seen, hs, dO + (r0 + s0) * C, C, 1, vt.data(), T, dp.data() + s0 * keys, keys,
+                          false);
             }
-            K.tile_gemm(keys, hs, tile, p.data(), 1, keys, dO + r0 * C, C, dv, W, true);    // dV += P^T dO
-            K.tile_gemm(tile, hs, keys, dp.data(), keys, 1, k, W, dq + r0 * W, W, false);  // dQ = dS K
-            K.tile_gemm(keys, hs, tile, dp.data(), 1, keys, q + r0 * W, W, dk, W, true);   // dK += dS^T Q
+            K.attention_backward_rows(p.data(), dp.data(), tile, keys, r0 + 1, scale, row_lse + r0, dO + r0 * C,
+                                      O + r0 * C, C, hs);  // P, dS
+            // dV += P^T dO, dK += dS^T Q for key rows [k0, k1), from the query rows [q0, tile) that see
+            // them. The group's first head finds the keys of its tile, [r0, keys), untouched so far
+            // (earlier tiles reach only keys < r0) and writes them instead of adding to a zeroed row:
+            // no clearing pass over dK, dV.
+            const int64_t summed = first_head ? r0 : keys;  // keys [0, summed) of dK, dV hold sums
+            const auto add_keys = [&](int64_t k0, int64_t k1, int64_t q0) {
+              for (const bool acc : {true, false}) {
+                const int64_t a = acc ? k0 : std::max(k0, summed), e = acc ? std::min(k1, summed) : k1;
+                if (a >= e) continue;
+                K.tile_gemm(e - a, hs, tile - q0, p.data() + q0 * keys + a, 1, keys, dO + (r0 + q0) * C, C,
+                            dv + a * W, W, acc);
+                K.tile_gemm(e - a, hs, tile - q0, dp.data() + q0 * keys + a, 1, keys, q + (r0 + q0) * W, W,
+                            dk + a * W, W, acc);
+              }
+            };
+            for (int64_t s0 = 0; s0 < tile; s0 += kAttentionSubTile) {
+              const int64_t s1 = std::min(tile, s0 + kAttentionSubTile);
+              // Keys below r0 + s1: every row of the tile from the first sub-tile on; the keys of a later
+              // sub-tile only from its own rows on (the rows above see none of them).
+              add_keys(s0 == 0 ? 0 : r0 + s0, r0 + s1, s0);
+              K.tile_gemm(s1 - s0, hs, r0 + s1, dp.data() + s0 * keys, keys, 1, k, W, dq + (r0 + s0) * W, W,
+                          false);  // dQ = dS K, visible keys
+            }
           }
         }
       }

@@ -55,34 +55,45 @@ GemmChoice gemm_choice() {
   return choice;
 }
 
+// C (M,N) += bias (N) on every row, after a BLAS product (kiln's sgemm adds it as it stores).
+template <class Real>
+void add_bias_rows(Real* C, int64_t ldc, const Real* bias, int64_t M, int64_t N) {
+  if (bias == nullptr) return;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] += bias[j];
+}
+
 // fp32: kiln's own product at the active SIMD level (simd/gemm_impl.h) with this thread's scratch,
 // or OpenBLAS's (gemm.h says which).
 void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   if (!fp32_gemm_is_kilns(K)) {
     cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
                 to_blas(ldb), beta, C, to_blas(ldc));
+    add_bias_rows(C, ldc, bias, M, N);
     return;
   }
   thread_local std::vector<float> work;
   if (work.empty()) work.resize(size_t(simd::kGemmWorkspaceFloats));
-  simd::active().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work.data());
+  simd::active().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work.data());
 }
 void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-               const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+               const double* B, int64_t ldb, double beta, double* C, int64_t ldc, const double* bias) {
   cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), to_blas(M), to_blas(N), to_blas(K), alpha, A, to_blas(lda), B,
               to_blas(ldb), beta, C, to_blas(ldc));
+  add_bias_rows(C, ldc, bias, M, N);
 }
 
-// C(M,N) = alpha op(A) op(B) + beta C, split over the longer of M and N when it is worth it.
+// C(M,N) = alpha op(A) op(B) + beta C (+ bias on every row), split over the longer of M and N when
+// it is worth it.
 template <class Real>
 void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, Real alpha, const Real* A, int64_t lda,
-                const Real* B, int64_t ldb, Real beta, Real* C, int64_t ldc) {
+                const Real* B, int64_t ldb, Real beta, Real* C, int64_t ldc, const Real* bias) {
   if (M == 0 || N == 0) return;
   blas_single_threaded();
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads == 1 || M * N * K < kSplitWork) {
-    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return;
   }
   const bool by_rows = M >= N;
@@ -94,9 +105,10 @@ void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, Real alpha, c
   for (int64_t i = 0; i < n_blocks; ++i) {
     const int64_t b0 = i * aligned, b = std::min(aligned, len - b0);
     if (by_rows)  // rows b0.. of C and of op(A): A is (M,K) row-major, or (K,M) when transposed
-      blas_call(ta, tb, b, N, K, alpha, ta ? A + b0 : A + b0 * lda, lda, B, ldb, beta, C + b0 * ldc, ldc);
-    else  // columns b0.. of C and of op(B): B is (K,N) row-major, or (N,K) when transposed
-      blas_call(ta, tb, M, b, K, alpha, A, lda, tb ? B + b0 * ldb : B + b0, ldb, beta, C + b0, ldc);
+      blas_call(ta, tb, b, N, K, alpha, ta ? A + b0 : A + b0 * lda, lda, B, ldb, beta, C + b0 * ldc, ldc, bias);
+    else  // columns b0.. of C, of op(B) and of the bias: B is (K,N) row-major, or (N,K) when transposed
+      blas_call(ta, tb, M, b, K, alpha, A, lda, tb ? B + b0 * ldb : B + b0, ldb, beta, C + b0, ldc,
+                bias ? bias + b0 : nullptr);
   }
 }
 
@@ -125,13 +137,13 @@ bool fp32_gemm_is_kilns(int64_t K) {
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_split(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+  gemm_split(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  gemm_split(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, const double* bias) {
+  gemm_split(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 }  // namespace kernels::cpu

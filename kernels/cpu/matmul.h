@@ -12,22 +12,22 @@
 namespace kernels::cpu {
 
 // C(M,N) = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X^T when trans_x. lda/ldb/ldc are
-// row strides of the stored matrices. Implemented in gemm.cpp with cblas (no BLAS header here), split
-// over kiln's OpenMP threads when called outside a parallel region, single-threaded inside one.
+// row strides of the stored matrices. Then C += bias (N values) on every row when bias is not null:
+// (the product) + bias, the same numbers as adding it afterwards (kiln's sgemm adds it as it stores
+// the product, without another pass over C). Implemented in gemm.cpp with cblas (no BLAS header
+// here), split over kiln's OpenMP threads when called outside a parallel region, single-threaded
+// inside one.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias = nullptr);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc,
+          const double* bias = nullptr);
 
 // out (N,OC) = inp (N,IC) @ weight (OC,IC)^T + bias (OC). bias may be null.
 template <class Real>
 void matmul_forward_ref(Real* out, const Real* inp, const Real* weight, const Real* bias, int64_t N,
                         int64_t IC, int64_t OC) {
-  gemm(false, true, N, OC, IC, Real(1), inp, IC, weight, IC, Real(0), out, OC);
-  if (bias == nullptr) return;
-#pragma omp parallel for schedule(static) if (N * OC > (1 << 15))
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < OC; ++o) out[n * OC + o] += bias[o];
+  gemm(false, true, N, OC, IC, Real(1), inp, IC, weight, IC, Real(0), out, OC, bias);
 }
 
 // dinp (N,IC) = dout @ weight      (overwritten; skipped when dinp is null)

@@ -25,17 +25,18 @@ namespace {
 
 class SimdProducts : public SimdLevel {};
 
-TEST_P(SimdProducts, TileGemmAndTransposeMatchDouble) {
-  const int64_t M = 13, N = 37, Kd = 19;  // nothing a multiple of the register tile
+// tile_gemm for one M (A row-major, then the same A through a transposed view) against fp64.
+void tile_gemm_case(const simd::Kernels& Kt, const char* level, int64_t M) {
+  const int64_t N = 37, Kd = 19;
   const std::vector<float> A = convert<float>(randn(M * Kd, 350)), B = convert<float>(randn(Kd * N, 351));
   std::vector<float> C = floats(M * N), Ct = floats(M * N, 1.f);
-  K().tile_gemm(M, N, Kd, A.data(), Kd, 1, B.data(), N, C.data(), N, false);
+  Kt.tile_gemm(M, N, Kd, A.data(), Kd, 1, B.data(), N, C.data(), N, false);
   // A transposed view: A^T (Kd x M) stored, read as A(i,k) = At[k * M + i].
   std::vector<float> At = floats(M * Kd);
-  K().transpose(At.data(), M, A.data(), Kd, M, Kd);
+  Kt.transpose(At.data(), M, A.data(), Kd, M, Kd);
   for (int64_t i = 0; i < M; ++i)
     for (int64_t k = 0; k < Kd; ++k) ASSERT_EQ(At[size_t(k * M + i)], A[size_t(i * Kd + k)]) << "transpose";
-  K().tile_gemm(M, N, Kd, At.data(), 1, M, B.data(), N, Ct.data(), N, true);  // accumulate onto ones
+  Kt.tile_gemm(M, N, Kd, At.data(), 1, M, B.data(), N, Ct.data(), N, true);  // accumulate onto ones
   Worst w{"tile_gemm (vs fp64)"};
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
@@ -47,43 +48,71 @@ TEST_P(SimdProducts, TileGemmAndTransposeMatchDouble) {
       w.add(std::fabs(C[size_t(i * N + j)] - want), 1e-6 * scale, double(i * N + j));
       EXPECT_EQ(Ct[size_t(i * N + j)], 1.f + C[size_t(i * N + j)]) << "same sums through the transposed view";
     }
-  w.check(level_.name);
+  w.check(level);
+}
+
+TEST_P(SimdProducts, TileGemmAndTransposeMatchDouble) {
+  // Nothing a multiple of the register tile; M = 13, 14, 32, 3 take each row split (6 6 1; 6 4 4;
+  // 6 6 6 6 4 4; 3) through the 6-, 4- and 2-row tiles.
+  for (const int64_t M : {int64_t(13), int64_t(14), int64_t(32), int64_t(3)}) {
+    SCOPED_TRACE("M " + std::to_string(M));
+    tile_gemm_case(K(), level_.name, M);
+  }
 }
 
 // kiln's sgemm (the model's products) against an fp64 product: every transpose pair, alpha and
-// beta, edges in M, N and K (not multiples of the register tile or of the K block), two K blocks.
+// beta, edges in M, N and K (not multiples of the register tile or of the K block), two K blocks;
+// with a bias, the same bits as adding it to the product without one.
 TEST_P(SimdProducts, SgemmMatchesDouble) {
   struct Case {
     bool ta, tb;
     int64_t M, N, K;
     float alpha, beta;
+    bool bias;
   };
   std::vector<float> work = floats(simd::kGemmWorkspaceFloats);
-  for (const Case c : {Case{false, true, 67, 45, 130, 1.f, 0.f}, Case{false, false, 31, 70, 600, 1.f, 1.f},
-                       Case{true, false, 50, 33, 1100, 1.f, 1.f}, Case{true, true, 13, 9, 7, 0.5f, 0.25f},
-                       Case{false, true, 1, 1, 1, 1.f, 0.f}, Case{false, true, 200, 4200, 3, 1.f, 0.f}}) {
+  // Rows: M mod 6 (AVX2, SSE2) and mod 12 (AVX-512) reach every last-tile size (6/4/2 rows, or
+  // 12/8/4); M > 96 and 192 crosses a row block. K > 512 (and > 256) crosses a K block, ending in a
+  // partial one; K = 2048 + 7 is a weight gradient's shape (ta, beta 1) with a ragged end.
+  for (const Case c :
+       {Case{false, true, 67, 45, 130, 1.f, 0.f, true}, Case{false, false, 31, 70, 600, 1.f, 1.f, true},
+        Case{true, false, 50, 33, 1100, 1.f, 1.f, false}, Case{true, true, 13, 9, 7, 0.5f, 0.25f, true},
+        Case{false, true, 1, 1, 1, 1.f, 0.f, false}, Case{false, true, 200, 4200, 3, 1.f, 0.f, true},
+        Case{false, true, 100, 37, 129, 1.f, 0.f, false}, Case{false, false, 9, 16, 513, 1.f, 0.f, true},
+        Case{true, false, 23, 31, 2055, 1.f, 1.f, true}, Case{false, false, 197, 50, 260, 1.f, 1.f, false},
+        Case{true, false, 128, 128, 2048, 1.f, 1.f, false}}) {
     const int64_t lda = c.ta ? c.M + 3 : c.K + 5, ldb = c.tb ? c.K + 2 : c.N + 1, ldc = c.N + 4;  // padded rows
     const std::vector<float> A = convert<float>(randn((c.ta ? c.K : c.M) * lda, 400)),
                              B = convert<float>(randn((c.tb ? c.N : c.K) * ldb, 401));
-    const std::vector<float> C0 = convert<float>(randn(c.M * ldc, 402));
+    const std::vector<float> C0 = convert<float>(randn(c.M * ldc, 402)), bias = convert<float>(randn(c.N, 403));
     std::vector<float> C = C0;
-    K().sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc, work.data());
-    Worst w{"sgemm (vs fp64)"};
+    K().sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc,
+              c.bias ? bias.data() : nullptr, work.data());
+    std::vector<float> no_bias = C0;
+    if (c.bias)
+      K().sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, no_bias.data(), ldc,
+                nullptr, work.data());
+    Worst w{c.bias ? "sgemm + bias (vs fp64)" : "sgemm (vs fp64)"};
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = 0; j < ldc; ++j) {
+        const size_t e = size_t(i * ldc + j);
         if (j >= c.N) {  // the padding of C's rows is not touched
-          ASSERT_EQ(C[size_t(i * ldc + j)], C0[size_t(i * ldc + j)]) << "wrote past column N";
+          ASSERT_EQ(C[e], C0[e]) << "wrote past column N";
           continue;
         }
-        double want = 0, scale = std::fabs(double(c.beta) * C0[size_t(i * ldc + j)]);
+        if (c.bias) {
+          ASSERT_EQ(C[e], no_bias[e] + bias[size_t(j)]) << "bias not added once, after the product";
+        }
+        double want = 0, scale = std::fabs(double(c.beta) * C0[e]);
         for (int64_t k = 0; k < c.K; ++k) {
           const double a = c.ta ? A[size_t(k * lda + i)] : A[size_t(i * lda + k)];
           const double b = c.tb ? B[size_t(j * ldb + k)] : B[size_t(k * ldb + j)];
           want += a * b;
           scale += std::fabs(c.alpha * a * b);
         }
-        want = c.alpha * want + double(c.beta) * C0[size_t(i * ldc + j)];
-        w.add(std::fabs(C[size_t(i * ldc + j)] - want), simd::kSgemmMaxRelError * scale, double(i * c.N + j));
+        want = c.alpha * want + double(c.beta) * C0[e] + (c.bias ? double(bias[size_t(j)]) : 0.0);
+        scale += c.bias ? std::fabs(double(bias[size_t(j)])) : 0.0;
+        w.add(std::fabs(C[e] - want), simd::kSgemmMaxRelError * scale, double(i * c.N + j));
       }
     w.check(level_.name);
   }
@@ -258,6 +287,27 @@ TEST(CpuGemm, BitIdenticalUnderAnyThreadCountWithKilnsSgemm) {
       EXPECT_EQ(one, two) << "K " << K;
     }
     EXPECT_EQ(two, again) << "K " << K;
+  }
+}
+
+// A product split by columns (N > M) hands each block its columns of the bias: under 1 and 2
+// threads, through kiln's sgemm and OpenBLAS (K 128 and 768 at avx2), C equals the product without
+// the bias plus the bias, bit for bit.
+TEST(CpuGemm, BiasFollowsTheColumnSplit) {
+  for (int64_t K : {int64_t(128), int64_t(768)}) {
+    const int64_t M = 60, N = 1000;
+    const std::vector<float> A = convert<float>(randn(M * K, 422)), B = convert<float>(randn(N * K, 423)),
+                             bias = convert<float>(randn(N, 424));
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      std::vector<float> with = floats(M * N), without = floats(M * N);
+      cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, with.data(), N, bias.data());
+      cpu::gemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, without.data(), N);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j)
+          ASSERT_EQ(with[size_t(i * N + j)], without[size_t(i * N + j)] + bias[size_t(j)])
+              << "K " << K << ", " << threads << " threads, row " << i << " column " << j;
+    }
   }
 }
 

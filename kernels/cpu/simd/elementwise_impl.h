@@ -225,16 +225,10 @@ static void adamw_update(float* param, const float* grad, float* m, float* v, in
 // to ~1e-15 (not bit for bit: the reference adds in plain element order).
 static double sum_squares_block(const float* x, int64_t begin, int64_t end) {
   const int64_t full = begin + (end - begin) / kW * kW;
-  vd acc = vd{};
-  for (int64_t i = begin; i < full; i += kW) {
-    const vd d = __builtin_convertvector(load(x + i), vd);
-    acc += d * d;
-  }
-  if (full < end) {
-    const vd d = __builtin_convertvector(load_part(x + full, end - full, 0.f), vd);
-    acc += d * d;
-  }
-  return hsum(acc);
+  vdh lo = vdh{}, hi = vdh{};
+  for (int64_t i = begin; i < full; i += kW) add_squares_f64(lo, hi, load(x + i));
+  if (full < end) add_squares_f64(lo, hi, load_part(x + full, end - full, 0.f));
+  return hsum(lo, hi);
 }
 
 static double sum_squares(const float* x, int64_t n) {

@@ -6,11 +6,17 @@
 // Why not only BLAS: Debian's OpenBLAS 0.3.21 runs 256-bit kernels even on AVX-512 cores (issue 16
 // measured ~70 GFLOP/s on a ~215 GFLOP/s Zen 5 core), and at the model's shapes (K = 128..3072) it
 // pays for packing A and zeroing C on every call. Here the same source gives a 6 x 16 register tile
-// at AVX2 and a 12 x 32 tile at AVX-512, A is read in place (its rows stay in L1/L2 while B's
-// panels pass), only B is packed, and beta = 0 stores without a zeroing pass.
+// at AVX2 and a 12 x 32 tile at AVX-512; B is packed, beta = 0 stores without a zeroing pass, and a
+// row-major A is read in place at 6 rows per tile (AVX2, SSE2: six row pointers fit the general
+// registers). That skips packing's pass over A's rows: as fast with A in cache, and with this tile
+// the forward and input-gradient products ran 3-4% faster inside a training step, where those rows
+// come from L3 or memory. A transposed A (the weight gradients, dW = dY^T X) and AVX-512's 12 rows
+// are packed.
 //
 // Blocking (BLIS order): columns in blocks of kGemmNC, K in blocks of kGemmKC (B's block packed
 // into NR-wide panels, the packed panel in L1), rows in blocks of kGemmMC (A's block in L2).
+// The last rows of M go through a tile of MR, 2MR/3 or MR/3 rows, whichever is the smallest that
+// holds them (M = 128 at MR = 6: 21 tiles of 6 rows and one of 2, not 22 of 6).
 // Determinism: each C element is summed over k in order, KC block after KC block, whatever the
 // block position; callers split M or N, never K, so results do not depend on the thread count.
 #pragma once
@@ -23,6 +29,7 @@ namespace kernels::cpu::simd::KILN_SIMD_NS {
 // 12 x 2 vectors of accumulators fill AVX-512's 32 registers; 6 x 2 fill the 16 of SSE2 and AVX2.
 constexpr int kGemmMR = kW >= 16 ? 12 : 6;
 constexpr int kGemmNR = 2 * kW;
+constexpr bool kGemmRowsInPlace = kGemmMR <= 6;  // a row-major A read in place (header)
 // K block: B's micro-panel (kGemmKC x 2 kW floats) should stay in L1 (32 KiB on Zen 3, 48 KiB on
 // Zen 4/5 and recent Intel): 512 x 16 floats at AVX2 measured best on Zen 3; 256 x 32 at AVX-512.
 constexpr int64_t kGemmKC = kW >= 16 ? 256 : 512;
@@ -100,27 +107,10 @@ static void gemm_pack_a(float* dst, const float* A, int64_t a_row, int64_t a_k, 
   }
 }
 
-// The register tile on packed operands: a holds MR values per k, b 2 kW; both read sequentially,
-// with compile-time offsets (one pointer each, where tile_sum needs one per row).
-static inline TileAcc<kGemmMR> gemm_tile_packed(const float* a, const float* b, int64_t kc) {
-  TileAcc<kGemmMR> t;
-  for (int r = 0; r < kGemmMR; ++r) t.c[r][0] = t.c[r][1] = vf{};
-  for (int64_t k = 0; k < kc; ++k, a += kGemmMR, b += kGemmNR) {
-    __builtin_prefetch(a + 8 * kGemmMR);  // the A micro-panel streams from L2
-    const vf b0 = load(b), b1 = load(b + kW);
-    for (int r = 0; r < kGemmMR; ++r) {
-      const vf x = splat(a[r]);
-      t.c[r][0] += x * b0;
-      t.c[r][1] += x * b1;
-    }
-  }
-  return t;
-}
-
-// C = alpha op(A) op(B) + beta C. op(A)(i, k) = A[i lda + k], or A[k lda + i] when transposed.
-// work: kGemmWorkspaceFloats floats (gemm.cpp keeps one per thread).
+// C = alpha op(A) op(B) + beta C (+ bias per column). op(A)(i, k) = A[i lda + k], or A[k lda + i]
+// when transposed. work: kGemmWorkspaceFloats floats (gemm.cpp keeps one per thread).
 static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, float* work) {
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, float* work) {
   if (M <= 0 || N <= 0) return;
   if (beta != 0.f && beta != 1.f) {  // rare (no kiln op asks for it): scale once, then accumulate
     for (int64_t i = 0; i < M; ++i)
@@ -128,29 +118,40 @@ static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     beta = 1.f;
   }
   if (K <= 0) {
-    if (beta == 0.f)
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = 0.f;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = (beta == 0.f ? 0.f : C[i * ldc + j]) + (bias ? bias[j] : 0.f);
     return;
   }
   const int64_t a_row = ta ? 1 : lda, a_k = ta ? lda : 1;
+  const bool pack_a = ta || !kGemmRowsInPlace;
+  float* apack = work + kGemmKC * kGemmNC;
+  constexpr int kThird = kGemmMR / 3;
   for (int64_t jc = 0; jc < N; jc += kGemmNC) {
     const int64_t nc = min_i64(kGemmNC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kGemmKC) {
       const int64_t kc = min_i64(kGemmKC, K - pc);
       gemm_pack_b(work, B, ldb, tb, pc, kc, jc, nc, alpha);
       const bool accumulate = beta == 1.f || pc > 0;
+      const float* block_bias = pc + kc >= K ? bias : nullptr;  // added once, by the last K block
       for (int64_t ic = 0; ic < M; ic += kGemmMC) {
         const int64_t mc = min_i64(kGemmMC, M - ic);
-        float* apack = work + kGemmKC * kGemmNC;
-        gemm_pack_a(apack, A, a_row, a_k, ic, mc, pc, kc);
+        if (pack_a) gemm_pack_a(apack, A, a_row, a_k, ic, mc, pc, kc);
         for (int64_t jr = 0; jr < nc; jr += kGemmNR) {
           const float* panel = work + jr * kc;
           const int64_t cols = min_i64(kGemmNR, nc - jr);
+          const float* b = block_bias ? block_bias + jc + jr : nullptr;
           for (int64_t ir = 0; ir < mc; ir += kGemmMR) {
             const int64_t rows = min_i64(kGemmMR, mc - ir);
-            tile_store(gemm_tile_packed(apack + ir * kc, panel, kc), rows, cols, C + (ic + ir) * ldc + jc + jr, ldc,
-                       accumulate);
+            float* c = C + (ic + ir) * ldc + jc + jr;
+            // The tile's A: its packed micro-panel, or its rows of A where they are.
+            const float* a = pack_a ? apack + ir * kc : A + (ic + ir) * lda + pc;
+            const int64_t tr = pack_a ? 1 : lda, tk = pack_a ? kGemmMR : 1, tn = pack_a ? kGemmMR : rows;
+            if (rows > 2 * kThird)
+              tile_kernel<kGemmMR, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
+            else if (rows > kThird)
+              tile_kernel<2 * kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
+            else
+              tile_kernel<kThird, true>(a, tr, tk, tn, panel, kGemmNR, cols, kc, c, ldc, rows, accumulate, b);
           }
         }
       }

@@ -31,7 +31,7 @@ static inline float row_max(const float* x, int64_t n) {
   return hmax(acc);
 }
 
-static float dot(const float* a, const float* b, int64_t n) {
+static inline float dot(const float* a, const float* b, int64_t n) {
   const int64_t full = n / kW * kW;
   vf acc = vf{};
   for (int64_t i = 0; i < full; i += kW) acc += load(a + i) * load(b + i);
@@ -176,9 +176,24 @@ static void layernorm_backward(float* dx, float* dweight, float* dbias, const fl
 
 // out[c] += sum over rows n of x[n C + c] for columns [c0, c1), rows in order (as matmul.h's
 // reference sums them, so every level and thread count gives the reference's bits).
+// Four vectors of columns at a time: four independent add chains (one chain waited on the add's
+// latency every row: the bias gradients took ~2% of a demo step).
 static void column_sums_range(float* out, const float* x, int64_t N, int64_t C, int64_t c0, int64_t c1) {
-  const int64_t vec_end = c0 + (c1 - c0) / kW * kW;
-  for (int64_t c = c0; c < vec_end; c += kW) {
+  const int64_t vec_end = c0 + (c1 - c0) / kW * kW, wide_end = c0 + (c1 - c0) / (4 * kW) * (4 * kW);
+  for (int64_t c = c0; c < wide_end; c += 4 * kW) {
+    vf a0 = load(out + c), a1 = load(out + c + kW), a2 = load(out + c + 2 * kW), a3 = load(out + c + 3 * kW);
+    for (const float* r = x + c; r < x + N * C + c; r += C) {
+      a0 += load(r);
+      a1 += load(r + kW);
+      a2 += load(r + 2 * kW);
+      a3 += load(r + 3 * kW);
+    }
+    store(out + c, a0);
+    store(out + c + kW, a1);
+    store(out + c + 2 * kW, a2);
+    store(out + c + 3 * kW, a3);
+  }
+  for (int64_t c = wide_end; c < vec_end; c += kW) {
     vf acc = load(out + c);
     for (int64_t n = 0; n < N; ++n) acc += load(x + n * C + c);
     store(out + c, acc);
@@ -292,17 +307,34 @@ static float attention_softmax_row(float* s, int64_t valid, int64_t n, float sca
   return m + __builtin_logf(sum);
 }
 
-// s[0, valid): raw scores -> exp(scale s - lse), the forward's probabilities again; s[valid, n) = 0.
-static void attention_probs_row(float* s, int64_t valid, int64_t n, float scale, float lse) {
-  attention_exp_row(s, valid, n, scale, lse);
+// Forward rows of one query tile: row i of s (n floats) holds raw scores against keys 0 .. n-1, of
+// which the first valid0 + i are visible; it becomes their softmax (scale s), 0 beyond, and lse[i]
+// (if lse is not null) the scaled row's logsumexp.
+static void attention_softmax_rows(float* s, int64_t rows, int64_t n, int64_t valid0, float scale, float* lse) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float row_lse = attention_softmax_row(s + i * n, valid0 + i, n, scale);
+    if (lse) lse[i] = row_lse;
+  }
 }
 
-// dp[j] = p[j] (dp[j] - D) scale: the softmax Jacobian applied to one row (masked p are 0).
-static void attention_dscores_row(float* dp, const float* p, int64_t n, float D, float scale) {
-  const int64_t full = n / kW * kW;
-  const vf dv = splat(D), sv = splat(scale);
-  for (int64_t j = 0; j < full; j += kW) store(dp + j, load(p + j) * (load(dp + j) - dv) * sv);
-  for (int64_t j = full; j < n; ++j) dp[j] = p[j] * (dp[j] - D) * scale;
+// Backward rows of one query tile, in one pass per row: row i of p (raw scores in) becomes
+// exp(scale s - lse[i]) for its valid0 + i visible keys (the forward's probabilities again), 0
+// beyond; row i of dp (dP = dO V^T in) becomes p (dp - D) scale, D = dO_i . O_i (hs floats, rows
+// ld apart): the score gradient (the softmax Jacobian applied to the row; masked keys give 0).
+static void attention_backward_rows(float* p, float* dp, int64_t rows, int64_t n, int64_t valid0, float scale,
+                                    const float* lse, const float* dO, const float* O, int64_t ld, int64_t hs) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float *pr = p + i * n, *dr = dp + i * n;
+    const int64_t valid = valid0 + i, live = (valid + kW - 1) / kW * kW;  // vectors that hold valid lanes
+    const vf a = splat(scale), shift = splat(lse[i]), D = splat(dot(dO + i * ld, O + i * ld, hs));
+    for (int64_t j = 0; j < live; j += kW) {
+      const vf e = vexp(masked_scores(pr, j, n, valid) * a - shift);  // -inf lanes -> exactly 0
+      const vf d = n - j >= kW ? load(dr + j) : load_part(dr + j, n - j, 0.f);
+      store_row_vector(pr, j, n, e);
+      store_row_vector(dr, j, n, e * (d - D) * a);
+    }
+    for (int64_t j = live; j < n; ++j) pr[j] = dr[j] = 0.f;
+  }
 }
 
 }  // namespace kernels::cpu::simd::KILN_SIMD_NS

@@ -72,15 +72,15 @@ struct Kernels {
   // out (C) += column sums of x (N, C), rows in order: a linear layer's bias gradient (exact
   // reference order: the same bits as matmul_backward_ref's loop).
   void (*column_sums_add)(float* out, const float* x, int64_t N, int64_t C);
-  // ---- one attention row (rows_impl.h); no threads inside: attention_blocked.cpp runs them per head ----
-  // s[0, valid) holds raw scores q.k: becomes softmax(scale s[0, valid)), s[valid, n) = 0; returns
-  // the scaled row's logsumexp.
-  float (*attention_softmax_row)(float* s, int64_t valid, int64_t n, float scale);
-  // s[0, valid) raw scores -> exp(scale s - lse) (the probabilities again), s[valid, n) = 0.
-  void (*attention_probs_row)(float* s, int64_t valid, int64_t n, float scale, float lse);
-  // dp[j] = p[j] * (dp[j] - D) * scale over n: the score gradient from the probability gradient.
-  void (*attention_dscores_row)(float* dp, const float* p, int64_t n, float D, float scale);
-  float (*dot)(const float* a, const float* b, int64_t n);  // fixed-order lane sums
+  // ---- the rows of one attention tile (rows_impl.h); no threads inside: attention_blocked.cpp runs
+  // them per head. Row i of a tile (n floats) sees keys 0 .. valid0 + i - 1 (causal).
+  // s: raw scores q.k -> softmax(scale s) over the visible keys, 0 beyond; lse[i] (if not null) the
+  // scaled row's logsumexp.
+  void (*attention_softmax_rows)(float* s, int64_t rows, int64_t n, int64_t valid0, float scale, float* lse);
+  // p: raw scores -> exp(scale s - lse[i]) (the probabilities again), 0 beyond the visible keys;
+  // dp: dO V^T -> p (dp - D) scale with D = dO_i . O_i (rows of hs floats, ld apart): dS.
+  void (*attention_backward_rows)(float* p, float* dp, int64_t rows, int64_t n, int64_t valid0, float scale,
+                                  const float* lse, const float* dO, const float* O, int64_t ld, int64_t hs);
   // C (M,N) = A B, or C += A B with accumulate; A(i,k) = A[i a_row + k a_k] (a transposed view
   // needs no copy), B(k,j) = B[k ldb + j]. Attention's small products (tile_gemm_impl.h).
   void (*tile_gemm)(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_row, int64_t a_k, const float* B,
@@ -89,9 +89,11 @@ struct Kernels {
   void (*transpose)(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols);
   // ---- the model's matrix products (gemm_impl.h); single-threaded, gemm.cpp splits over threads ----
   // C (M,N) = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when transposed (cblas_sgemm's
-  // contract). work: kGemmWorkspaceFloats floats of scratch.
+  // contract), then + bias (N floats, added to every row; null: none) as the last K block's tiles
+  // are stored: the same bits as adding it to the finished product, without a pass over C.
+  // work: kGemmWorkspaceFloats floats of scratch.
   void (*sgemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, float* work);
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, float* work);
 };
 
 // The table for the active level (isa.h). Cheap: one atomic load and an index.

@@ -21,13 +21,15 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace kernels::cpu::simd::KILN_SIMD_NS {
 
 constexpr int kW = KILN_SIMD_WIDTH;  // floats per vector
 typedef float vf __attribute__((vector_size(4 * KILN_SIMD_WIDTH)));
 typedef int32_t vi __attribute__((vector_size(4 * KILN_SIMD_WIDTH)));
-typedef double vd __attribute__((vector_size(8 * KILN_SIMD_WIDTH)));  // kW doubles (two registers' worth)
+typedef double vdh __attribute__((vector_size(4 * KILN_SIMD_WIDTH)));  // kW/2 doubles: one register
+typedef float vfh __attribute__((vector_size(2 * KILN_SIMD_WIDTH)));   // kW/2 floats
 
 // x - 0 (not 0 + x) so the compiler may drop the arithmetic: x - 0 == x for every x, -0 included.
 static inline vf splat(float x) { return x - vf{}; }
@@ -93,10 +95,26 @@ static inline float hsum(vf v) {
     for (int i = 0; i < w; ++i) v[i] += v[i + w];
   return v[0];
 }
-static inline double hsum(vd v) {
-  for (int w = kW / 2; w >= 1; w /= 2)
+// kW fp64 lanes held as two registers, lo (lanes 0 .. kW/2-1) and hi: summed in hsum's order (lane
+// i with lane i + kW/2 is lo + hi, then halves again).
+static inline double hsum(vdh lo, vdh hi) {
+  vdh v = lo + hi;
+  for (int w = kW / 4; w >= 1; w /= 2)
     for (int i = 0; i < w; ++i) v[i] += v[i + w];
   return v[0];
+}
+
+// The squares of v's lanes in fp64, added lane by lane to lo (lanes 0 .. kW/2-1) and hi (the rest).
+// (One kW-double vector type instead spans two registers, which GCC 12 moved through the stack on
+// every add: sum_squares ran ~10x slower.)
+template <int... I>
+static inline void add_squares_f64(vdh& lo, vdh& hi, vf v, std::integer_sequence<int, I...>) {
+  const vdh l = __builtin_convertvector(vfh{v[I]...}, vdh), h = __builtin_convertvector(vfh{v[I + kW / 2]...}, vdh);
+  lo += l * l;
+  hi += h * h;
+}
+static inline void add_squares_f64(vdh& lo, vdh& hi, vf v) {
+  add_squares_f64(lo, hi, v, std::make_integer_sequence<int, kW / 2>{});
 }
 static inline float hmax(vf v) {
   for (int w = kW / 2; w >= 1; w /= 2)
