@@ -175,7 +175,7 @@ step_build() {
   export KILN_CMAKE_ARGS="$args ${KILN_CMAKE_ARGS:-}"
   export KILN_BUILD_DIR="$build"
   echo "KILN_CMAKE_ARGS=$KILN_CMAKE_ARGS"
-  local targets=(kiln kiln_cuda kiln_bench_gpt2 test_kernels test_kernels_cuda test_trainer test_parallel)
+  local targets=(kiln kiln_cuda kiln_bench_gpt2 test_kernels test_kernels_cuda test_trainer test_parallel test_step_syncs)
   if ! "$root/scripts/build.sh" "${targets[@]}"; then
     detail "build failed: $(grep -m3 -E 'Could NOT find|not found|error' "$out"/logs/*-build.log 2>/dev/null | tr '\n' ' ' | head -c 400)"
     exit 1
