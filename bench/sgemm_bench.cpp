@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   std::printf("kiln_bench_sgemm: %s, level %s, one thread, best of %d\n", shape.c_str(),
               kernels::cpu::simd::isa_name(K.isa), repeats);
   std::printf("%-16s %5s %5s %5s   %8s %8s  GFLOP/s\n", "product", "M", "N", "K", "kiln", "blas");
-  std::vector<float> work(size_t(kernels::cpu::simd::kGemmWorkspaceFloats));
+  std::vector<float> work(static_cast<size_t>(kernels::cpu::simd::kGemmWorkspaceFloats));
   double kiln_s = 0, blas_s = 0, flops = 0;
   for (const Product& p : products) {
     const int64_t lda = p.ta ? p.M : p.K, ldb = p.tb ? p.K : p.N;

@@ -78,7 +78,9 @@ void check_adamw_multi_matches_pieces(const std::vector<Segment>& pieces, int64_
   EXPECT_EQ(0, std::memcmp(p1.data(), p2.data(), p1.size() * 4)) << "master";
   EXPECT_EQ(0, std::memcmp(m1.data(), m2.data(), m1.size() * 4)) << "m";
   EXPECT_EQ(0, std::memcmp(v1.data(), v2.data(), v1.size() * 4)) << "v";
-  if (kSeparate) EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(Compute))) << "compute";
+  if (kSeparate) {
+    EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(Compute))) << "compute";
+  }
   // Gaps and the tail: untouched (compute stays 0, master its initial value).
   std::vector<bool> covered(size_t(n), false);
   for (const Segment& s : pieces)

@@ -129,10 +129,11 @@ void expect_counts(const std::string& device, const Expected& want) {
   EXPECT_EQ(syncs(step), want.step.host_syncs()) << device << ": host syncs per step";
 }
 
-// Today's figures, on record: each micro-step copies its per-token losses to the host (1 read)
-// and uploads its inputs and targets (2 synchronous copies); each step reads the gradient's sums
+// The figures before the loss stayed on the device (3510d51), kept on record beside kNow (docs/CUDASIM.md's
+// table): each micro-step copied its per-token losses to the host (1 read)
+// and uploaded its inputs and targets (2 synchronous copies); each step read the gradient's sums
 // of squares (1 read) for the clip factor and the non-finite skip. No allocation after step 1.
-const Expected kToday{{/*reads=*/1, /*uploads=*/2, 0, 0, 0}, {/*reads=*/1, 0, 0, 0, 0}};
+[[maybe_unused]] const Expected kBefore{{/*reads=*/1, /*uploads=*/2, 0, 0, 0}, {/*reads=*/1, 0, 0, 0, 0}};
 
 // Now: the loss is reduced and accumulated on the device (ops: loss_mean_accumulate) and read
 // with the sums of squares in one copy per step.
