@@ -483,9 +483,11 @@ RowDims check_xent_shard_finish(Device dev, const Tensor& losses, const Tensor& 
   return d;
 }
 
-int64_t check_adamw_update(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad, const Tensor& m,
-                           const Tensor& v, const AdamWArgs& args) {
-  const char* op = "adamw_update";
+namespace {
+
+// The tensors and step of an AdamW update, single- or multi-tensor (named `op` in messages).
+int64_t check_adamw_tensors(const char* op, Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad,
+                            const Tensor& m, const Tensor& v, const AdamWArgs& args) {
   check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}}, dev);
   const int64_t n = master.numel();
   check_numel(op, "grad", grad, n);
@@ -497,6 +499,13 @@ int64_t check_adamw_update(Device dev, const Tensor& master, const Tensor& compu
     check_numel(op, "compute", compute, n);
   }
   return n;
+}
+
+}  // namespace
+
+int64_t check_adamw_update(Device dev, const Tensor& master, const Tensor& compute, const Tensor& grad, const Tensor& m,
+                           const Tensor& v, const AdamWArgs& args) {
+  return check_adamw_tensors("adamw_update", dev, master, compute, grad, m, v, args);
 }
 
 int64_t check_sum_squares(Device dev, const Tensor& out, const Tensor& x) {
@@ -521,16 +530,7 @@ int64_t check_adamw_update_multi(Device dev, const Tensor& master, const Tensor&
                                  const Tensor& m, const Tensor& v, const Tensor& segments, const AdamWArgs& args,
                                  int64_t* rows) {
   const char* op = "adamw_update_multi";
-  check_present(op, {{"master", &master}, {"grad", &grad}, {"m", &m}, {"v", &v}}, dev);
-  const int64_t n = master.numel();
-  check_numel(op, "grad", grad, n);
-  check_numel(op, "m", m, n);
-  check_numel(op, "v", v, n);
-  KILN_CHECK(args.step >= 1, op_msg(op, "args.step is 1-based, got " + std::to_string(args.step)));
-  if (!compute.empty()) {
-    check_device(op, "compute", compute, dev);
-    check_numel(op, "compute", compute, n);
-  }
+  const int64_t n = check_adamw_tensors(op, dev, master, compute, grad, m, v, args);
   *rows = check_segment_table_shape(op, segments, dev);
   return n;
 }
